@@ -1,0 +1,172 @@
+"""Lightning callbacks that connect a fit to the outside world.
+
+- ``StopControl``: cancel token and time budget, checked before every batch.
+- ``ObserverBridge``: epoch records, CSV history, previews and NaN detection.
+- ``AtomicModelCheckpoint``: checkpoints written through a temp file and
+  ``os.replace``, never for an epoch that was cut short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+from .atomic import write_bytes_atomic
+from .errors import TrainingError
+from .observer import CancelToken, EpochRecord, TrainingObserver
+
+HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "lr", "seconds", "patterns_per_second"]
+
+
+class StopControl(Callback):
+    """Stops a fit within one batch on cancel or when the time budget runs out."""
+
+    def __init__(self, cancel: CancelToken | None, time_limit_s: float | None):
+        self.cancel = cancel
+        self.time_limit_s = time_limit_s
+        self.started = time.monotonic()
+        self.reason: str | None = None  # None, 'cancelled' or 'time_limit'
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.started = time.monotonic()
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                             batch: Any, batch_idx: int) -> None:
+        if self.reason is None:
+            if self.cancel is not None and self.cancel.cancelled:
+                self.reason = "cancelled"
+            elif (self.time_limit_s is not None
+                  and time.monotonic() - self.started > self.time_limit_s):
+                self.reason = "time_limit"
+        if self.reason is not None:
+            trainer.should_stop = True
+            return -1  # Lightning skips the rest of this epoch
+
+    @property
+    def cut_short(self) -> bool:
+        return self.reason is not None
+
+
+def read_history(path: Path) -> list[EpochRecord]:
+    """Epoch records from a run's history.csv (empty when there is none)."""
+    if not path.is_file():
+        return []
+    records = []
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            records.append(EpochRecord(
+                epoch=int(row["epoch"]), train_loss=float(row["train_loss"]),
+                val_loss=float(row["val_loss"]) if row["val_loss"] not in ("", "None") else None,
+                lr=float(row["lr"]), seconds=float(row["seconds"]),
+                patterns_per_second=float(row["patterns_per_second"])))
+    return records
+
+
+def write_history(path: Path, records: list[EpochRecord]) -> None:
+    """Write history.csv atomically (one row per finished epoch)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS)
+    writer.writeheader()
+    for record in records:
+        writer.writerow(record.to_dict())
+    write_bytes_atomic(path, buffer.getvalue().encode())
+
+
+def _metric(trainer: L.Trainer, name: str) -> float | None:
+    value = trainer.callback_metrics.get(name)
+    return None if value is None else float(value)
+
+
+class ObserverBridge(Callback):
+    """Turns Lightning hooks into TrainingObserver calls and keeps history.csv."""
+
+    def __init__(self, observer: TrainingObserver, stop: StopControl, history_path: Path,
+                 history: list[EpochRecord], patterns_per_group: int,
+                 make_preview: Callable[[Any], tuple[Any, Any]] | None, preview_every: int,
+                 device_name: str):
+        self.observer = observer
+        self.stop = stop
+        self.history_path = history_path
+        self.history = list(history)
+        self.patterns_per_group = patterns_per_group
+        self.make_preview = make_preview
+        self.preview_every = preview_every
+        self.device_name = device_name
+        self.epoch_started = time.monotonic()
+        self.groups_seen = 0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            batches = trainer.num_training_batches
+            self.observer.training_started(int(trainer.max_epochs or 0),
+                                           int(batches) if math.isfinite(batches) else 0,
+                                           self.device_name)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.epoch_started = time.monotonic()
+        self.groups_seen = 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.groups_seen += int(batch[0].shape[0])
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.stop.cut_short:
+            return
+        train_loss = _metric(trainer, "train_loss")
+        if train_loss is None or not math.isfinite(train_loss):
+            raise TrainingError(
+                f"the training loss became {train_loss} in epoch {trainer.current_epoch + 1}; "
+                "lower training.learning_rate (e.g. by 10x), check the scan for bad frames, "
+                "or set data.nphotons to the real dose")
+        seconds = time.monotonic() - self.epoch_started
+        patterns = self.groups_seen * self.patterns_per_group * trainer.world_size
+        record = EpochRecord(
+            epoch=trainer.current_epoch + 1, train_loss=train_loss,
+            val_loss=_metric(trainer, "val_loss"),
+            lr=float(trainer.optimizers[0].param_groups[0]["lr"]),
+            seconds=seconds, patterns_per_second=patterns / max(seconds, 1e-9))
+        self.history.append(record)
+        if not trainer.is_global_zero:
+            return
+        write_history(self.history_path, self.history)
+        self.observer.epoch_finished(record)
+        if self.make_preview is not None and record.epoch % self.preview_every == 0:
+            amplitude, phase = self.make_preview(pl_module)
+            self.observer.preview(record.epoch, amplitude, phase)
+
+
+class AtomicModelCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that writes via temp file + os.replace and skips cut-short epochs."""
+
+    def __init__(self, stop: StopControl, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.stop = stop
+
+    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        if self.stop.cut_short:
+            return
+        path = Path(filepath)
+        temp = path.with_name(f".{path.name}.partial")
+        trainer.save_checkpoint(str(temp), self.save_weights_only)
+        if trainer.is_global_zero:
+            os.replace(temp, path)
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.after_save_checkpoint(self)
+
+    def _remove_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            super()._remove_checkpoint(trainer, filepath)

@@ -1,0 +1,123 @@
+"""Reconstruct a scan with a trained model: patches for every position, stitched.
+
+Inference streams the scan in chunks (``inference.batch_size`` groups at a
+time) into one stitch accumulator, so memory stays flat as scans grow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .grouping import amplitude_normalisation, make_groups
+from .scan import Scan
+from .stitching import StitchAccumulator, canvas_for
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """A stitched object in the scan's pixel frame.
+
+    object: (H, W) complex64; pixel [r, c] sits at (offset[0] + r, offset[1] + c) of the
+    frame of the input positions. positions: (n, 2) [x, y] scan positions in that frame.
+    """
+
+    object: np.ndarray
+    offset: tuple[float, float]
+    weight: np.ndarray
+    positions: np.ndarray
+    source: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def amplitude(self) -> np.ndarray:
+        return np.abs(self.object).astype(np.float32)
+
+    @property
+    def phase(self) -> np.ndarray:
+        return np.angle(self.object).astype(np.float32)
+
+    @property
+    def positions_in_object_frame(self) -> np.ndarray:
+        """(n, 2) [x, y] positions in the pixel frame of ``object``."""
+        return self.positions - np.array([self.offset[1], self.offset[0]])
+
+
+def _device_of(module: torch.nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def iter_object_patches(module: Any, diffraction: np.ndarray, groups: Any, *, batch_size: int,
+                        device: torch.device | None = None
+                        ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    """Yield (centroids (b, 2), objects (b, N, N) complex on device) chunk by chunk.
+
+    diffraction: (n, N, N) float32 normalised amplitudes (mean sum X**2 = (N/2)**2).
+    """
+    device = device or _device_of(module)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, groups.indices.shape[0], batch_size):
+                stop = start + batch_size
+                index = groups.indices[start:stop]
+                x = torch.from_numpy(np.ascontiguousarray(diffraction[index])).to(
+                    device, non_blocking=True)
+                offsets = torch.from_numpy(
+                    groups.relative_offsets[start:stop].astype(np.float32)).to(device)
+                objects = module.object_at_centroid(module(x), offsets)
+                yield groups.centroids[start:stop], objects
+    finally:
+        module.train(was_training)
+
+
+def stitch_groups(module: Any, diffraction: np.ndarray, groups: Any, positions: np.ndarray, *,
+                  batch_size: int, crop: int, device: torch.device | None = None,
+                  source: str = "") -> Reconstruction:
+    """Predict every group's object and stitch them at the group centroids."""
+    device = device or _device_of(module)
+    shape, offset = canvas_for(groups.centroids, crop)
+    accumulator = StitchAccumulator(shape, offset, crop, device=device)
+    for centroids, objects in iter_object_patches(module, diffraction, groups,
+                                                  batch_size=batch_size, device=device):
+        accumulator.add(objects, centroids)
+    stitched = accumulator.result()
+    return Reconstruction(object=stitched.object, offset=stitched.offset, weight=stitched.weight,
+                          positions=np.asarray(positions, np.float64), source=source)
+
+
+def reconstruct(model: Any, scan: Scan | str | Path, *, batch_size: int | None = None,
+                crop: int | None = None, device: str | torch.device | None = None
+                ) -> Reconstruction:
+    """Reconstruct ``scan`` with ``model`` (a module, a TrainingResult, a run folder or bundle).
+
+    Every scan position gets a group (gridsize > 1: the position and its nearest
+    neighbours), so the stitched object covers the whole scan.
+    """
+    from .io import load_scan
+    from .model_store import resolve_model
+
+    module = resolve_model(model, device=device)
+    if not isinstance(scan, Scan):
+        scan = load_scan(scan)
+    config = module.config
+    if scan.N != config.data.N:
+        from .errors import ScanFormatError
+
+        raise ScanFormatError(f"has {scan.N}x{scan.N} patterns but the model was trained on "
+                              f"{config.data.N}x{config.data.N}; use a model trained for this "
+                              "detector size", source=scan.metadata.source_file or scan.name)
+    raw = scan.diffraction_array()
+    diffraction = raw * np.float32(amplitude_normalisation(raw))
+    groups = make_groups(scan.positions, config.data.gridsize, config.data.neighbor_count, 0,
+                         config.training.seed)
+    return stitch_groups(module, diffraction, groups, scan.positions,
+                         batch_size=batch_size or config.inference.batch_size,
+                         crop=crop or config.inference.stitch_crop,
+                         source=scan.metadata.source_file or scan.name)

@@ -1,0 +1,374 @@
+"""CXI / HDF5 scans: lazy reading of photon counts, writing in the CXI layout.
+
+CXI stores photon *counts* (sqrt is always taken), the sample translation in
+metres and the source energy in joules. Positions in object pixels come from
+the far-field pixel size lambda*z / (N*dx); see ``_positions_px`` for the sign
+and origin conventions.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..atomic import atomic_write
+from ..errors import ScanFormatError
+from ..scan import LazyDiffraction, Scan, ScanMetadata
+from .geometry import (
+    ELECTRON_VOLT_J,
+    PLANCK_TIMES_LIGHT_EV_M,
+    energy_eV_from_wavelength,
+    far_field_check,
+    far_field_object_pixel_m,
+)
+
+DETECTOR = "entry_1/instrument_1/detector_1"
+SOURCE = "entry_1/instrument_1/source_1"
+TRANSLATION = "entry_1/sample_1/geometry_1/translation"
+DATA_PATHS = (f"{DETECTOR}/data", "entry_1/data_1/data")
+PROBE_PATHS = (f"{SOURCE}/illumination", f"{DETECTOR}/probe", "entry_1/data_1/probe")
+OBJECT_PATH = "entry_1/image_1/data"
+EXTRA_GROUP = "entry_1/ptycho_studio"
+ORIGIN_ATTR = "object_frame_origin_px"
+"""Attribute on the translation we write: positions_px = -translation / pixel + origin."""
+_READ_BLOCK = 512
+"""Patterns converted at a time, bounding the temporary memory of a full read."""
+
+
+class CxiDiffraction(LazyDiffraction):
+    """Amplitudes sqrt(counts) of an HDF5 dataset (n, N, N), read only where indexed.
+
+    The file is opened on first use and kept open (reopened in a forked child);
+    ``close()`` releases it. Masked pixels (mask (N, N) bool, True = bad) read as 0.
+    Every read checks the counts for NaN, Inf and negative values.
+    """
+
+    def __init__(self, path: str | Path, dataset: str, shape: tuple[int, int, int],
+                 mask: np.ndarray | None = None):
+        self.path = str(path)
+        self.dataset = dataset
+        self._shape = (int(shape[0]), int(shape[1]), int(shape[2]))
+        self.mask = None if mask is None else np.asarray(mask, dtype=bool)
+        self._lock = threading.Lock()
+        self._file: h5py.File | None = None
+        self._pid = os.getpid()
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self._shape
+
+    def close(self) -> None:
+        """Close the HDF5 file; a later read opens it again."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def __enter__(self) -> CxiDiffraction:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_lock"] = None
+        state["_file"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _open(self) -> h5py.Dataset:
+        if self._file is not None and self._pid != os.getpid():
+            self._file = None  # a forked child must not share the parent's HDF5 handle
+        if self._file is None:
+            try:
+                self._file = h5py.File(self.path, "r")
+            except OSError as error:
+                raise ScanFormatError(f"cannot be reopened for reading ({error})",
+                                      source=self.path) from None
+            self._pid = os.getpid()
+        return self._file[self.dataset]
+
+    def _wanted(self, index: int | slice | np.ndarray) -> tuple[np.ndarray, bool]:
+        """Pattern indices as an int64 array, and whether the result drops the first axis."""
+        n = self._shape[0]
+        if isinstance(index, slice):
+            return np.arange(n)[index], False
+        picks = np.asarray(index)
+        if picks.dtype == bool:
+            if picks.shape != (n,):
+                raise IndexError(f"boolean index of shape {picks.shape} for {n} patterns")
+            return np.flatnonzero(picks), False
+        if picks.dtype.kind not in "iu" or picks.ndim > 1:
+            raise IndexError(f"pattern index must be an int, a slice or 1-D ints, got {index!r}")
+        wanted = picks.astype(np.int64).reshape(-1)
+        if ((wanted < -n) | (wanted >= n)).any():
+            raise IndexError(f"pattern index out of range for {n} patterns")
+        return np.where(wanted < 0, wanted + n, wanted), picks.ndim == 0
+
+    def read(self, index: int | slice | np.ndarray) -> np.ndarray:
+        """Float32 amplitudes (k, N, N), or (N, N) for an int index."""
+        wanted, single = self._wanted(index)
+        unique, inverse = np.unique(wanted, return_inverse=True)  # h5py needs increasing
+        amplitudes = np.empty((unique.size, *self._shape[1:]), dtype=np.float32)
+        with self._lock:
+            dataset = self._open()
+            for start in range(0, unique.size, _READ_BLOCK):
+                part = unique[start:start + _READ_BLOCK]
+                low, high = int(part[0]), int(part[-1]) + 1
+                if high - low <= 2 * part.size:  # dense: one contiguous read
+                    counts = dataset[low:high][part - low]
+                else:
+                    counts = dataset[part]
+                amplitudes[start:start + part.size] = self._amplitudes(counts, part)
+        result = amplitudes if np.array_equal(unique, wanted) else amplitudes[inverse.reshape(-1)]
+        return result[0] if single else result
+
+    def _amplitudes(self, counts: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        counts = counts.astype(np.float32)
+        if self.mask is not None:
+            counts[:, self.mask] = 0.0
+        bad_value = ~np.isfinite(counts).all(axis=(1, 2))
+        if bad_value.any():
+            raise ScanFormatError(
+                f"pattern {int(indices[np.argmax(bad_value)])} holds NaN or Inf counts; "
+                "remove or repair the bad frames", source=self.path, key=self.dataset)
+        negative = (counts < 0).any(axis=(1, 2))
+        if negative.any():
+            raise ScanFormatError(
+                f"pattern {int(indices[np.argmax(negative)])} holds negative counts; photon "
+                "counts must be >= 0 (subtract the background and clip at 0, or mask the "
+                "bad pixels)", source=self.path, key=self.dataset)
+        return np.sqrt(counts, out=counts)
+
+
+def estimate_probe(diffraction: LazyDiffraction | np.ndarray, N: int) -> np.ndarray:
+    """An initial (N, N) complex64 probe from the data, for files that hold none.
+
+    Method (deterministic): the mean intensity of up to 256 evenly spread
+    patterns; |IFFT(sqrt(mean intensity))| with zero phase (the transform-limited
+    focus that fits the mean diffraction), centred at (N/2, N/2), kept inside the
+    disc of radius N/4 and scaled to a peak of 1. An empty mean falls back to that disc.
+    """
+    picks = np.unique(np.linspace(0, len(diffraction) - 1, num=min(len(diffraction), 256))
+                      .round().astype(np.int64))
+    mean_intensity = (np.asarray(diffraction[picks], dtype=np.float64) ** 2).mean(axis=0)
+    field = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(np.sqrt(mean_intensity))))
+    rows, cols = np.mgrid[:N, :N]
+    disc = (rows - N // 2) ** 2 + (cols - N // 2) ** 2 <= (N / 4) ** 2
+    magnitude = np.abs(field) * disc
+    peak = magnitude.max()
+    probe = magnitude / peak if peak > 0 else disc.astype(np.float64)
+    return probe.astype(np.complex64)
+
+
+def _scalar(file: h5py.File, name: str, path: Path, purpose: str) -> float:
+    """A positive scalar dataset; ScanFormatError naming ``name`` when missing or bad."""
+    if name not in file:
+        raise ScanFormatError(f"missing; {purpose}", source=path, key=name)
+    value = np.asarray(file[name][()])
+    if value.size != 1 or value.dtype.kind not in "fiu" or not np.isfinite(value).all() \
+            or float(value.reshape(-1)[0]) <= 0:
+        raise ScanFormatError(f"holds {value!r}; expected one positive number. {purpose}",
+                              source=path, key=name)
+    return float(value.reshape(-1)[0])
+
+
+def _wavelength_m(file: h5py.File, path: Path) -> float:
+    purpose = ("scan positions cannot be converted to pixels without the photon energy "
+               "(joules) or wavelength (metres)")
+    if f"{SOURCE}/wavelength" in file:
+        return _scalar(file, f"{SOURCE}/wavelength", path, purpose)
+    energy_J = _scalar(file, f"{SOURCE}/energy", path, purpose)
+    return PLANCK_TIMES_LIGHT_EV_M / (energy_J / ELECTRON_VOLT_J)
+
+
+def _positions_px(translation: np.ndarray, pixel_m: float, N: int,
+                  origin: np.ndarray | None) -> np.ndarray:
+    """(n, 2) probe positions (x, y) in object pixels from the CXI sample translation.
+
+    CXI records where the *sample* was moved; the probe moves the opposite way
+    over the object, so positions = -translation[:, :2] / pixel. Files we wrote
+    carry ``object_frame_origin_px`` (their positions are restored exactly, so a
+    ground-truth object stays aligned); for other files the positions are
+    shifted so the smallest x and y sit at N/2, keeping every patch inside a
+    non-negative object frame.
+    """
+    positions = -np.asarray(translation, dtype=np.float64)[:, :2] / pixel_m
+    if origin is not None:
+        return positions + origin
+    return positions + (N / 2 - positions.min(axis=0))
+
+
+def _diffraction_dataset(file: h5py.File, path: Path) -> tuple[str, h5py.Dataset]:
+    for name in DATA_PATHS:
+        if isinstance(file.get(name), h5py.Dataset):
+            dataset = file[name]
+            break
+    else:
+        raise ScanFormatError(f"no diffraction data: none of {', '.join(DATA_PATHS)} exists",
+                              source=path, key=DATA_PATHS[0])
+    shape = dataset.shape
+    if dataset.dtype.kind not in "fiu":
+        raise ScanFormatError(f"has dtype {dataset.dtype}; expected real photon counts",
+                              source=path, key=name)
+    if len(shape) != 3 or shape[0] == 0 or shape[1] != shape[2]:
+        raise ScanFormatError(f"has shape {shape}; expected (patterns, N, N) with at least one "
+                              "square pattern (crop the detector frames to a square)",
+                              source=path, key=name)
+    return name, dataset
+
+
+def _read_optional(file: h5py.File,
+                   names: tuple[str, ...]) -> tuple[str, np.ndarray, dict[str, Any]] | None:
+    """(name, values, attributes) of the first existing dataset of ``names``."""
+    for name in names:
+        if isinstance(file.get(name), h5py.Dataset):
+            return name, np.asarray(file[name][()]), dict(file[name].attrs)
+    return None
+
+
+def read_cxi(path: str | Path) -> Scan:
+    """Load a CXI/HDF5 scan with lazily read diffraction (counts -> amplitudes)."""
+    path = Path(path)
+    try:
+        file = h5py.File(path, "r")
+    except OSError as error:
+        raise ScanFormatError(f"the HDF5 file is truncated or corrupt and cannot be opened "
+                              f"({error}); copy or export the file again", source=path) from None
+    with file:
+        name, dataset = _diffraction_dataset(file, path)
+        N = int(dataset.shape[1])
+        extra: dict[str, Any] = {}
+        mask = None
+        if isinstance(file.get(f"{DETECTOR}/mask"), h5py.Dataset):
+            mask = np.asarray(file[f"{DETECTOR}/mask"][()]) != 0
+            if mask.shape != (N, N):
+                raise ScanFormatError(f"has shape {mask.shape}; expected ({N}, {N})",
+                                      source=path, key=f"{DETECTOR}/mask")
+            extra["masked_pixels"] = int(mask.sum())
+            extra["detector_mask"] = mask
+        purpose = "scan positions cannot be converted to pixels without it"
+        distance = _scalar(file, f"{DETECTOR}/distance", path, purpose)
+        pixel = _scalar(file, f"{DETECTOR}/x_pixel_size", path, purpose)
+        wavelength = _wavelength_m(file, path)
+        if TRANSLATION not in file:
+            raise ScanFormatError("missing; the scan positions (sample translation in metres) "
+                                  "are needed", source=path, key=TRANSLATION)
+        translation = np.asarray(file[TRANSLATION][()])
+        if translation.ndim != 2 or translation.shape[1] not in (2, 3) \
+                or translation.dtype.kind not in "fiu":
+            raise ScanFormatError(f"has shape {translation.shape} and dtype {translation.dtype};"
+                                  " expected (patterns, 3) metres", source=path, key=TRANSLATION)
+        origin = file[TRANSLATION].attrs.get(ORIGIN_ATTR)
+        probe_found = _read_optional(file, PROBE_PATHS)
+        object_found = _read_optional(file, (OBJECT_PATH,))
+        photons = None
+        if EXTRA_GROUP in file:
+            group = file[EXTRA_GROUP]
+            photons = group.attrs.get("photons_per_pattern")
+            if "scan_index" in group:
+                extra["scan_index"] = np.asarray(group["scan_index"][()])
+        shape = dataset.shape
+    diffraction = CxiDiffraction(path, name, shape, mask)
+    pixel_m = far_field_object_pixel_m(wavelength, distance, pixel, N)
+    if origin is not None and np.size(origin) != 2:
+        origin = None  # not ours: fall back to the documented shift
+    positions = _positions_px(translation, pixel_m, N,
+                              None if origin is None else np.asarray(origin, np.float64).ravel())
+    probe_key = probe_found[0] if probe_found else PROBE_PATHS[0]
+    if probe_found is None:
+        probe = estimate_probe(diffraction, N)
+        extra["probe_estimated"] = True
+    else:
+        probe = probe_found[1]
+        if probe.ndim == 3:  # (modes, N, N): the dominant mode comes first
+            extra["probe_modes"] = int(probe.shape[0])
+            probe = probe[0]
+        if probe_found[2].get("estimated", False):
+            extra["probe_estimated"] = True
+    warning = far_field_check(wavelength, distance, pixel, N, positions)
+    if warning:
+        extra["near_field"] = warning
+    metadata = ScanMetadata(
+        source_file=str(path), file_format="cxi", wavelength_m=wavelength,
+        energy_eV=energy_eV_from_wavelength(wavelength), detector_distance_m=distance,
+        detector_pixel_m=pixel, object_pixel_m=pixel_m,
+        photons_per_pattern=None if photons is None else float(photons), extra=extra)
+    return Scan(diffraction, positions, probe,
+                ground_truth=None if object_found is None else object_found[1],
+                metadata=metadata, diffraction_key=name, positions_key=TRANSLATION,
+                probe_key=probe_key)
+
+
+
+
+def _geometry_for_writing(scan: Scan, path: Path) -> tuple[float, float, float]:
+    meta = scan.metadata
+    wavelength = meta.wavelength_m or (PLANCK_TIMES_LIGHT_EV_M / meta.energy_eV
+                                       if meta.energy_eV else None)
+    needed = {"wavelength_m or energy_eV": wavelength,
+              "detector_distance_m": meta.detector_distance_m,
+              "detector_pixel_m": meta.detector_pixel_m}
+    missing = [field for field, value in needed.items() if not value]
+    if missing:
+        raise ScanFormatError(
+            f"cannot write a CXI file: the scan metadata lacks {', '.join(missing)}, which CXI "
+            "needs to store positions in metres; set them or save as NPZ", source=path)
+    return float(wavelength), float(meta.detector_distance_m), float(meta.detector_pixel_m)
+
+
+def write_cxi(scan: Scan, path: str | Path) -> None:
+    """Write ``scan`` as CXI, atomically: counts = amplitude**2 (float32), translation in m.
+
+    Positions are stored as translation = -positions * object_pixel_m with an
+    ``object_frame_origin_px`` of (0, 0), so reading restores them exactly.
+    """
+    path = Path(path)
+    wavelength, distance, pixel = _geometry_for_writing(scan, path)
+    n, N = scan.n_patterns, scan.N
+    pixel_m = far_field_object_pixel_m(wavelength, distance, pixel, N)
+    translation = np.zeros((n, 3))
+    translation[:, :2] = -scan.positions * pixel_m
+    meta = scan.metadata
+    with atomic_write(path) as handle, open(handle.fileno(), "r+b", closefd=False) as stream:
+        with h5py.File(stream, "w") as file:
+            file["cxi_version"] = 160
+            file["number_of_entries"] = 1
+            detector = file.create_group(DETECTOR)
+            data = detector.create_dataset("data", shape=(n, N, N), dtype=np.float32,
+                                           chunks=(1, N, N), compression="gzip", shuffle=True)
+            for start in range(0, n, _READ_BLOCK):
+                block = np.asarray(scan.diffraction[start:start + _READ_BLOCK], np.float32)
+                data[start:start + block.shape[0]] = block**2
+            detector["distance"] = distance
+            detector["x_pixel_size"] = pixel
+            detector["y_pixel_size"] = pixel
+            mask = meta.extra.get("detector_mask")
+            if mask is not None and np.shape(mask) == (N, N):
+                detector["mask"] = np.asarray(mask, dtype=np.uint32)
+            source = file.create_group(SOURCE)
+            source["energy"] = energy_eV_from_wavelength(wavelength) * ELECTRON_VOLT_J
+            source["wavelength"] = wavelength
+            source["illumination"] = scan.probe.astype(np.complex64)
+            source["illumination"].attrs["estimated"] = bool(meta.extra.get("probe_estimated"))
+            file[TRANSLATION] = translation
+            file[TRANSLATION].attrs[ORIGIN_ATTR] = np.zeros(2)
+            file["entry_1/data_1/data"] = h5py.SoftLink(f"/{DETECTOR}/data")
+            if scan.ground_truth is not None:
+                file[OBJECT_PATH] = scan.ground_truth.astype(np.complex64)
+                file[OBJECT_PATH].attrs["description"] = "ground-truth object, object pixel frame"
+            extras = file.create_group(EXTRA_GROUP)
+            if meta.photons_per_pattern is not None:
+                extras.attrs["photons_per_pattern"] = float(meta.photons_per_pattern)
+            if meta.extra.get("scan_index") is not None:
+                extras["scan_index"] = np.asarray(meta.extra["scan_index"])

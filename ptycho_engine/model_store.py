@@ -1,0 +1,103 @@
+"""Find and load a trained model: from a run folder, a checkpoint, or a live object.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: loading a file
+never runs code from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import BundleError, PtychoError
+
+BEST_CHECKPOINT = "best.ckpt"
+LAST_CHECKPOINT = "last.ckpt"
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def find_checkpoint(run_dir: Path, *, prefer: str = BEST_CHECKPOINT) -> Path:
+    """The best (or last) checkpoint of a run folder; a clear error when there is none."""
+    folder = checkpoint_dir(run_dir)
+    for name in (prefer, LAST_CHECKPOINT, BEST_CHECKPOINT):
+        if (folder / name).is_file():
+            return folder / name
+    raise PtychoError(f"{run_dir}: no checkpoint found in {folder}; is this a training run "
+                      "folder (made by `ptycho-engine train --out`)?")
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint dict (state_dict, hyper_parameters, …), loaded without unpickling code."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise BundleError("not found; check the path", source=path) from None
+    except Exception as error:  # torch raises many types for damaged files
+        raise BundleError(f"cannot be read as a checkpoint ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0][:200]}); the file is damaged or not a "
+                          "Ptycho Studio checkpoint", source=path) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise BundleError("holds no model weights ('state_dict' missing)", source=path)
+    if "hyper_parameters" not in checkpoint:
+        raise BundleError("holds no model settings ('hyper_parameters' missing)", source=path)
+    return checkpoint
+
+
+def load_checkpoint(path: str | Path, *, device: str | torch.device | None = None) -> Any:
+    """Rebuild a PtychoPINNModule from a checkpoint file, in eval mode, on ``device``."""
+    from .module import PtychoPINNModule
+
+    path = Path(path)
+    checkpoint = read_checkpoint(path)
+    hparams = dict(checkpoint["hyper_parameters"])
+    try:
+        module = PtychoPINNModule(config=hparams["config"],
+                                  intensity_scale=float(hparams["intensity_scale"]),
+                                  canvas=int(hparams["canvas"]))
+        module.load_state_dict(checkpoint["state_dict"], strict=True)
+    except PtychoError:
+        raise
+    except (KeyError, RuntimeError, TypeError, ValueError) as error:
+        raise BundleError(f"does not match this engine's model ({error}); it was made by an "
+                          "incompatible version", source=path) from None
+    return module.to(resolve_device(device)).eval()
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """'auto'/None -> CUDA when present, else CPU; 'gpu' -> CUDA (error when absent)."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "gpu":
+        device = "cuda"
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise PtychoError("a GPU was requested but torch sees no CUDA device; use --accelerator "
+                          "cpu (or device = \"cpu\")")
+    return device
+
+
+def resolve_model(model: Any, *, device: str | torch.device | None = None) -> Any:
+    """A PtychoPINNModule from a module, a TrainingResult, a run folder, a .ckpt or a bundle."""
+    from .module import PtychoPINNModule
+
+    if isinstance(model, PtychoPINNModule):
+        return model if device is None else model.to(resolve_device(device))
+    if hasattr(model, "module") and isinstance(model.module, PtychoPINNModule):
+        return resolve_model(model.module, device=device)
+    if hasattr(model, "to_module"):  # a loaded bundle
+        return model.to_module(device=device)
+    path = Path(model)
+    if path.is_dir():
+        return load_checkpoint(find_checkpoint(path), device=device)
+    if path.suffix == ".ckpt":
+        return load_checkpoint(path, device=device)
+    if not path.exists():
+        raise PtychoError(f"{path}: not found; give a run folder, a .ckpt file or a model bundle")
+    from .bundle import load_bundle
+
+    return load_bundle(path).to_module(device=device)

@@ -1,0 +1,161 @@
+"""The PtychoPINN LightningModule: network + differentiable physics + Poisson loss.
+
+The network is a plain ``nn.Module``; this "system" wires it to the forward
+model (merge/extract, probe, far field) and the loss. Everything it needs
+(config, probe, intensity scale, canvas size) arrives through ``__init__`` as
+plain values and buffers, so two modules in one process never share state and
+a checkpoint rebuilds the module on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from .config import PtychoConfig, from_dict, to_dict
+from .network import build_network
+from .physics import (
+    combined_loss,
+    disc_mask,
+    forward_amplitude,
+    merge_patches,
+    normalise_probe,
+    overlap_weight,
+)
+
+PROBE_BIG_BORDER_WEIGHT = 1e-3  # border pixels count only where no central window covers
+
+
+class PtychoPINNModule(L.LightningModule):
+    """Self-supervised PtychoPINN training system.
+
+    config: the run's config as a nested dict of plain values (``config.to_dict``).
+    intensity_scale: s, so that s * normalised amplitude = sqrt(photons).
+    canvas: side of the shared group canvas in pixels (from the largest group offset).
+    probe: (N, N) complex probe as measured; normalised here (reference c.4).
+    """
+
+    def __init__(self, config: dict[str, Any], intensity_scale: float, canvas: int,
+                 probe: np.ndarray | None = None):
+        super().__init__()
+        self.save_hyperparameters(ignore=["probe"])
+        self.config: PtychoConfig = from_dict(config)
+        data, model = self.config.data, self.config.model
+        self.N, self.gridsize = data.N, data.gridsize
+        self.network = build_network(data, model)
+        if probe is None:  # restored from a checkpoint's state_dict right after
+            probe = np.ones((data.N, data.N), np.complex64)
+        probe_t = normalise_probe(torch.from_numpy(np.asarray(probe, np.complex64)),
+                                  model.probe_scale)
+        probe_real, probe_imag = probe_t.real.contiguous(), probe_t.imag.contiguous()
+        if model.probe_trainable:
+            self.probe_real = nn.Parameter(probe_real)
+            self.probe_imag = nn.Parameter(probe_imag)
+        else:
+            self.register_buffer("probe_real", probe_real)
+            self.register_buffer("probe_imag", probe_imag)
+        self.log_scale = nn.Parameter(torch.tensor(math.log(intensity_scale), dtype=torch.float32),
+                                      requires_grad=model.intensity_scale_trainable)
+        border = PROBE_BIG_BORDER_WEIGHT if model.probe_big else 0.0
+        self.register_buffer("overlap_weight", overlap_weight(data.N, border), persistent=False)
+        mask = disc_mask(data.N) if model.probe_mask else torch.ones(data.N, data.N)
+        self.register_buffer("exit_mask", mask, persistent=False)
+        self.input_scale = float(intensity_scale)
+
+    # ------------------------------------------------------------------ model
+    @property
+    def probe(self) -> torch.Tensor:
+        """(N, N) complex64 normalised probe."""
+        return torch.complex(self.probe_real.float(), self.probe_imag.float())
+
+    @property
+    def trained_intensity_scale(self) -> float:
+        return float(torch.exp(self.log_scale.detach()).item())
+
+    def forward(self, diffraction: torch.Tensor) -> torch.Tensor:
+        """(B, C, N, N) normalised amplitudes -> (B, K, N, N) complex object patches."""
+        scaled = diffraction * (self.input_scale / torch.exp(self.log_scale))
+        return self.network(scaled)
+
+    def object_at_centroid(self, patches: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """(B, N, N) complex object around each group's centroid, as stitching wants it."""
+        if patches.shape[1] == 1:
+            return patches[:, 0]
+        canvas = self.canvas_for(offsets)
+        merged = merge_patches(patches, offsets, canvas, self.overlap_weight.to(patches.real.dtype))
+        start = (canvas - self.N) // 2
+        return merged[:, start:start + self.N, start:start + self.N]
+
+    def canvas_for(self, offsets: torch.Tensor) -> int:
+        """The training canvas, grown when a batch has larger offsets (e.g. another scan)."""
+        from .physics import canvas_size
+
+        needed = canvas_size(self.N, float(offsets.abs().max())) if offsets.numel() else self.N
+        return max(int(self.hparams.canvas), needed)
+
+    def predicted_amplitude(self, diffraction: torch.Tensor, offsets: torch.Tensor
+                            ) -> torch.Tensor:
+        """(B, C, N, N) predicted amplitude in sqrt(photons), through the physics."""
+        patches = self(diffraction)
+        amplitude, _ = forward_amplitude(
+            patches, offsets, self.probe, object_big=self.config.model.object_big,
+            canvas=int(self.hparams.canvas), weight=self.overlap_weight,
+            probe_mask=self.exit_mask if self.config.model.probe_mask else None)
+        return amplitude.float() * torch.exp(self.log_scale)
+
+    def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        diffraction, offsets = batch
+        predicted = self.predicted_amplitude(diffraction, offsets)
+        measured = diffraction.float() * self.input_scale
+        training = self.config.training
+        return combined_loss(predicted, measured, training.nll_weight, training.mae_weight)
+
+    # ---------------------------------------------------------------- lightning
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+                      ) -> torch.Tensor:
+        loss = self._loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 sync_dist=True, batch_size=batch[0].shape[0])
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+                        ) -> torch.Tensor:
+        loss = self._loss(batch)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 sync_dist=True, batch_size=batch[0].shape[0])
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True,
+                 sync_dist=False, rank_zero_only=True)
+
+    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+                     ) -> torch.Tensor:
+        diffraction, offsets = batch
+        return self.object_at_centroid(self(diffraction), offsets)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        training = self.config.training
+        parameters = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(parameters, lr=training.learning_rate)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=0.5, patience=training.lr_patience,
+            min_lr=min(training.min_learning_rate, training.learning_rate))
+        monitor = "val_loss" if self._has_validation() else "train_loss"
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": monitor,
+                                 "interval": "epoch", "strict": False}}
+
+    def _has_validation(self) -> bool:
+        trainer = self._trainer
+        if trainer is None or trainer.datamodule is None:
+            return False
+        return bool(getattr(trainer.datamodule, "has_validation", False))
+
+    def config_dict(self) -> dict[str, Any]:
+        return to_dict(self.config)

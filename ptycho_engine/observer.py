@@ -1,0 +1,61 @@
+"""How training reports progress to a caller (CLI, GUI, script) with plain values only.
+
+No tensors cross this boundary: a GUI worker can forward every call as a Qt
+signal to another thread without touching torch.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One finished epoch, as stored in the run's history.csv."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float | None
+    lr: float
+    seconds: float
+    patterns_per_second: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TrainingObserver:
+    """Receives training events; override the ones you need (all default to doing nothing)."""
+
+    def training_started(self, total_epochs: int, batches_per_epoch: int, device: str) -> None:
+        """The trainer is set up; ``device`` names the GPU or says 'CPU'."""
+
+    def epoch_finished(self, record: EpochRecord) -> None:
+        """A full epoch is done (cut-short epochs are never reported)."""
+
+    def preview(self, epoch: int, amplitude: np.ndarray, phase: np.ndarray) -> None:
+        """Stitched (H, W) float32 amplitude and phase after ``epoch``."""
+
+    def finished(self, status: str, summary: dict[str, Any]) -> None:
+        """Training ended: status is 'finished', 'cancelled' or 'time_limit'."""
+
+    def failed(self, message: str) -> None:
+        """Training stopped on an error; ``message`` is for the user."""
+
+
+class CancelToken:
+    """A thread-safe flag the trainer checks before every batch."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
