@@ -60,6 +60,8 @@ def iter_object_patches(module: Any, diffraction: np.ndarray, groups: Any, *, ba
     diffraction: (n, N, N) float32 normalised amplitudes (mean sum X**2 = (N/2)**2).
     """
     device = device or _device_of(module)
+    offsets_all = groups.relative_offsets
+    canvas = module.canvas_for(float(np.abs(offsets_all).max()) if offsets_all.size else 0.0)
     was_training = module.training
     module.eval()
     try:
@@ -71,7 +73,7 @@ def iter_object_patches(module: Any, diffraction: np.ndarray, groups: Any, *, ba
                     device, non_blocking=True)
                 offsets = torch.from_numpy(
                     groups.relative_offsets[start:stop].astype(np.float32)).to(device)
-                objects = module.object_at_centroid(module(x), offsets)
+                objects = module.object_at_centroid(module(x), offsets, canvas)
                 yield groups.centroids[start:stop], objects
     finally:
         module.train(was_training)
@@ -82,7 +84,7 @@ def stitch_groups(module: Any, diffraction: np.ndarray, groups: Any, positions: 
                   source: str = "") -> Reconstruction:
     """Predict every group's object and stitch them at the group centroids."""
     device = device or _device_of(module)
-    shape, offset = canvas_for(groups.centroids, crop)
+    shape, offset = canvas_for(groups.centroids, diffraction.shape[-1], crop)
     accumulator = StitchAccumulator(shape, offset, crop, device=device)
     for centroids, objects in iter_object_patches(module, diffraction, groups,
                                                   batch_size=batch_size, device=device):

@@ -20,6 +20,8 @@ from torch import nn
 from .config import PtychoConfig, from_dict, to_dict
 from .network import build_network
 from .physics import (
+    canvas_size,
+    central_crop,
     combined_loss,
     disc_mask,
     forward_amplitude,
@@ -82,21 +84,20 @@ class PtychoPINNModule(L.LightningModule):
         scaled = diffraction * (self.input_scale / torch.exp(self.log_scale))
         return self.network(scaled)
 
-    def object_at_centroid(self, patches: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """(B, N, N) complex object around each group's centroid, as stitching wants it."""
+    def object_at_centroid(self, patches: torch.Tensor, offsets: torch.Tensor, canvas: int
+                           ) -> torch.Tensor:
+        """(B, N, N) complex object around each group's centroid, as stitching wants it.
+
+        canvas: side of the merge canvas, at least ``canvas_for(max offset)``.
+        """
         if patches.shape[1] == 1:
             return patches[:, 0]
-        canvas = self.canvas_for(offsets)
         merged = merge_patches(patches, offsets, canvas, self.overlap_weight.to(patches.real.dtype))
-        start = (canvas - self.N) // 2
-        return merged[:, start:start + self.N, start:start + self.N]
+        return central_crop(merged, self.N)
 
-    def canvas_for(self, offsets: torch.Tensor) -> int:
-        """The training canvas, grown when a batch has larger offsets (e.g. another scan)."""
-        from .physics import canvas_size
-
-        needed = canvas_size(self.N, float(offsets.abs().max())) if offsets.numel() else self.N
-        return max(int(self.hparams.canvas), needed)
+    def canvas_for(self, max_abs_offset: float) -> int:
+        """The training canvas, grown when another scan's groups have larger offsets."""
+        return max(int(self.hparams.canvas), canvas_size(self.N, max_abs_offset))
 
     def predicted_amplitude(self, diffraction: torch.Tensor, offsets: torch.Tensor
                             ) -> torch.Tensor:
@@ -137,7 +138,8 @@ class PtychoPINNModule(L.LightningModule):
     def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
                      ) -> torch.Tensor:
         diffraction, offsets = batch
-        return self.object_at_centroid(self(diffraction), offsets)
+        canvas = self.canvas_for(float(offsets.abs().max()) if offsets.numel() else 0.0)
+        return self.object_at_centroid(self(diffraction), offsets, canvas)
 
     def configure_optimizers(self) -> dict[str, Any]:
         training = self.config.training

@@ -6,6 +6,11 @@ own module; import from here.
 
 from __future__ import annotations
 
+from .simulation.arguments import (
+    add_simulation_arguments,
+    simulate_from_arguments,
+    spec_from_arguments,
+)
 from .simulation.diffraction import far_field_amplitude, simulate_scan
 from .simulation.objects import (
     OBJECT_KINDS,
@@ -38,6 +43,7 @@ __all__ = [
     "PROBE_KINDS",
     "SCAN_KINDS",
     "SimulationSpec",
+    "add_simulation_arguments",
     "dead_leaves",
     "defocused_probe",
     "disc_probe",
@@ -56,5 +62,7 @@ __all__ = [
     "raster_positions",
     "siemens_star",
     "simulate_from_spec",
+    "simulate_from_arguments",
     "simulate_scan",
+    "spec_from_arguments",
 ]

@@ -213,9 +213,10 @@ class StitchAccumulator:
             )
         frac32 = frac.to(torch.float32)
         footprint = _splat_footprint(window, frac32)
-        weight = _weight_profile(frac32[:, 0], self.crop)[:, :, None] * _weight_profile(
-            frac32[:, 1], self.crop
-        )[:, None, :]
+        weight = (
+            _weight_profile(frac32[:, 0], self.crop)[:, :, None]
+            * _weight_profile(frac32[:, 1], self.crop)[:, None, :]
+        )
         steps = torch.arange(span, device=self.device)
         rows = start[:, 0, None] + steps
         cols = start[:, 1, None] + steps

@@ -154,27 +154,38 @@ class CxiDiffraction(LazyDiffraction):
 def estimate_probe(diffraction: LazyDiffraction | np.ndarray, N: int) -> np.ndarray:
     """An initial (N, N) complex64 probe from the data, for files that hold none.
 
-    Method (deterministic): the mean intensity of up to 256 evenly spread
-    patterns; |IFFT(sqrt(mean intensity))| with zero phase (the transform-limited
-    focus that fits the mean diffraction), centred at (N/2, N/2), kept inside the
-    disc of radius N/4 and scaled to a peak of 1. An empty mean falls back to that disc.
+    Method (deterministic; the reference's data-estimated probe idea): the
+    inverse FFT of the mean intensity of up to 256 evenly spread patterns is the
+    autocorrelation of the exit waves, about the probe's autocorrelation, which
+    for a Gaussian probe of std s is a Gaussian of std s*sqrt(2). Its second
+    moment <r**2> = 4 s**2 (taken over 0 < r <= N/2 above the baseline at the
+    edge; r = 0 holds the object's and the noise's spike) gives s. The probe is
+    that real Gaussian, peak 1, centred at (N/2, N/2), cut to the disc of radius N/4.
+    diffraction: (n, N, N) amplitudes, sqrt(counts).
     """
     picks = np.unique(np.linspace(0, len(diffraction) - 1, num=min(len(diffraction), 256))
                       .round().astype(np.int64))
     mean_intensity = (np.asarray(diffraction[picks], dtype=np.float64) ** 2).mean(axis=0)
-    field = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(np.sqrt(mean_intensity))))
+    autocorrelation = np.abs(np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(mean_intensity))))
     rows, cols = np.mgrid[:N, :N]
-    disc = (rows - N // 2) ** 2 + (cols - N // 2) ** 2 <= (N / 4) ** 2
-    magnitude = np.abs(field) * disc
-    peak = magnitude.max()
-    probe = magnitude / peak if peak > 0 else disc.astype(np.float64)
+    radius = np.hypot(rows - N // 2, cols - N // 2)
+    baseline = np.median(autocorrelation[radius > 0.45 * N])
+    ring = (radius > 0.5) & (radius <= N / 2)
+    weights = np.clip(autocorrelation[ring] - baseline, 0.0, None)
+    if weights.sum() > 0:
+        sigma = float(np.sqrt((radius[ring] ** 2 * weights).sum() / weights.sum()) / 2)
+    else:
+        sigma = N / 8  # no usable signal: a probe filling half the disc
+    sigma = min(max(sigma, 0.5), N / 4)
+    probe = np.exp(-(radius**2) / (2 * sigma**2)) * (radius <= N / 4)
     return probe.astype(np.complex64)
 
 
 def _scalar(file: h5py.File, name: str, path: Path, purpose: str) -> float:
     """A positive scalar dataset; ScanFormatError naming ``name`` when missing or bad."""
     if name not in file:
-        raise ScanFormatError(f"missing; {purpose}", source=path, key=name)
+        raise ScanFormatError(f"missing; {purpose}; add it to the file (SI units)",
+                              source=path, key=name)
     value = np.asarray(file[name][()])
     if value.size != 1 or value.dtype.kind not in "fiu" or not np.isfinite(value).all() \
             or float(value.reshape(-1)[0]) <= 0:
@@ -185,7 +196,7 @@ def _scalar(file: h5py.File, name: str, path: Path, purpose: str) -> float:
 
 def _wavelength_m(file: h5py.File, path: Path) -> float:
     purpose = ("scan positions cannot be converted to pixels without the photon energy "
-               "(joules) or wavelength (metres)")
+               f"(joules) or the wavelength (metres, {SOURCE}/wavelength)")
     if f"{SOURCE}/wavelength" in file:
         return _scalar(file, f"{SOURCE}/wavelength", path, purpose)
     energy_J = _scalar(file, f"{SOURCE}/energy", path, purpose)
@@ -257,7 +268,8 @@ def read_cxi(path: str | Path) -> Scan:
                                       source=path, key=f"{DETECTOR}/mask")
             extra["masked_pixels"] = int(mask.sum())
             extra["detector_mask"] = mask
-        purpose = "scan positions cannot be converted to pixels without it"
+        purpose = ("scan positions cannot be converted to pixels without it (the far-field "
+                   "object pixel is wavelength * distance / (N * detector pixel))")
         distance = _scalar(file, f"{DETECTOR}/distance", path, purpose)
         pixel = _scalar(file, f"{DETECTOR}/x_pixel_size", path, purpose)
         wavelength = _wavelength_m(file, path)

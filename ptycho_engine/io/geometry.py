@@ -36,16 +36,22 @@ def far_field_object_pixel_m(wavelength_m: float, distance_m: float, detector_pi
 
 
 def median_step_px(positions_px: np.ndarray) -> float | None:
-    """Median distance from each scan point to its nearest *distinct* neighbour.
+    """Median over the scan points of the distance to the nearest point at another place.
 
-    positions_px: (n, 2) float, (x, y) in object pixels. Duplicated positions are
-    skipped (they would give a step of 0). None when fewer than two distinct points.
+    positions_px: (n, 2) float, (x, y) in object pixels. Duplicated positions do
+    not count as neighbours (they would give a step of 0); a point with more than
+    8 copies is left out. None when fewer than two distinct points.
     """
-    points = np.unique(np.asarray(positions_px, dtype=np.float64).reshape(-1, 2), axis=0)
+    points = np.asarray(positions_px, dtype=np.float64).reshape(-1, 2)
     if points.shape[0] < 2:
         return None
-    distances, _ = cKDTree(points).query(points, k=2)
-    return float(np.median(distances[:, 1]))
+    distances, _ = cKDTree(points).query(points, k=min(points.shape[0], 9))
+    distinct = distances > 1e-9
+    found = distinct.any(axis=1)
+    if not found.any():
+        return None
+    nearest = distances[found, np.argmax(distinct[found], axis=1)]
+    return float(np.median(nearest))
 
 
 def probe_diameter_px(probe: np.ndarray) -> float:

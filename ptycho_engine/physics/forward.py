@@ -32,6 +32,8 @@ def object_views(object_patches: Tensor, offsets: Tensor, *, object_big: bool, c
     object_patches: (B, K, N, N) complex, K = C with object_big, else K = 1.
     offsets: (B, C, 2) ``[x, y]`` pixels, p - centroid. canvas: M (see
     ``canvas_size``). weight: (N, N) merge weight (see ``overlap_weight``).
+    Without object_big neither is needed: viewing the zero-padded patch at an
+    offset is the same as resampling the patch itself with zero fill.
     Returns views (B, C, N, N) and the central N × N of the canvas (B, N, N).
     """
     B, K, N, _ = object_patches.shape

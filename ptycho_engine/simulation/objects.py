@@ -159,7 +159,7 @@ def _reconstructed_region(obj: np.ndarray) -> np.ndarray:
     return obj[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
 
-def _load_array(path: str | Path, key: str) -> np.ndarray:
+def read_npz_array(path: str | Path, key: str) -> np.ndarray:
     """One array of an NPZ file, read without pickle; errors name the file and key."""
     path = Path(path)
     try:
@@ -190,7 +190,7 @@ def object_from_file(path: str | Path) -> np.ndarray:
     its maximum so it lies in (0, 1] like the generated objects; the phase is
     kept. Returns (H, W) complex64.
     """
-    obj = _load_array(path, "objectGuess")
+    obj = read_npz_array(path, "objectGuess")
     if obj.ndim != 2 or obj.dtype.kind not in "fiuc" or min(obj.shape) < 8:
         raise ScanFormatError(f"has shape {obj.shape} and dtype {obj.dtype}; expected a 2-D "
                               "complex object of at least 8 x 8 pixels", source=path,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, ScanFormatError
-from .objects import _load_array
+from .objects import read_npz_array
 
 PROBE_KINDS = ("disc", "focused", "defocused", "file:PATH")
 
@@ -98,7 +98,7 @@ def probe_from_file(path: str | Path, N: int) -> np.ndarray:
     object pixel grid. Cropping goldballs_recon.npz's 104 × 104 probe to 64 × 64
     keeps about 99.9 % of its intensity. Returns (N, N) complex64.
     """
-    probe = _load_array(path, "probeGuess")
+    probe = read_npz_array(path, "probeGuess")
     if probe.ndim != 2 or probe.dtype.kind not in "fiuc":
         raise ScanFormatError(f"has shape {probe.shape} and dtype {probe.dtype}; expected a "
                               "2-D complex probe", source=path, key="probeGuess")

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import ConfigError, ScanFormatError
 from ..scan import Scan
 from .diffraction import simulate_scan
-from .objects import OBJECT_KINDS, _load_array, make_object
+from .objects import OBJECT_KINDS, make_object, read_npz_array
 from .probes import PROBE_KINDS, make_probe
 from .scans import (
     fermat_spiral_positions,
@@ -137,7 +137,7 @@ def _pattern(spec: SimulationSpec, jitter_seed: int) -> np.ndarray:
 def _file_pixel_size(path: str) -> float | None:
     """object_pixel_m stored beside a file's objectGuess, when there is one."""
     try:
-        value = _load_array(path, "object_pixel_m")
+        value = read_npz_array(path, "object_pixel_m")
     except ScanFormatError:  # the key is optional
         return None
     return float(value) if value.size == 1 and np.isfinite(value).all() else None

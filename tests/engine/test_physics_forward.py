@@ -36,7 +36,7 @@ def _np_translate(img, t):
 
 def _np_forward(patches, offsets, probe, object_big, M, weight, mask):
     """Reference forward model of one group: merge, extract, illuminate, |FFT|."""
-    C, N = offsets.shape[0], probe.shape[0]
+    N = probe.shape[0]
     m = (M - N) // 2
 
     def pad(a):
@@ -45,7 +45,7 @@ def _np_forward(patches, offsets, probe, object_big, M, weight, mask):
         return out
 
     if object_big:
-        num = sum(_np_translate(pad(weight * p), o) for p, o in zip(patches, offsets))
+        num = sum(_np_translate(pad(weight * p), o) for p, o in zip(patches, offsets, strict=True))
         den = sum(_np_translate(pad(weight), o).real for o in offsets)
         canvas = num / (den + 1e-6)
     else:

@@ -39,7 +39,8 @@ def _np_pad(patch, M):
 
 def _np_merge(patches, offsets, M, weight):
     """Reference merge: Σ T_o(pad(w·p)) / (Σ T_o(pad(w)) + 1e-6)."""
-    num = sum(_np_translate(_np_pad(weight * p, M), *o) for p, o in zip(patches, offsets))
+    pairs = zip(patches, offsets, strict=True)
+    num = sum(_np_translate(_np_pad(weight * p, M), *o) for p, o in pairs)
     den = sum(_np_translate(_np_pad(weight, M), *o) for o in offsets)
     return num / (den + 1e-6)
 

@@ -110,7 +110,8 @@ def test_sample_window_reads_a_shifted_crop():
     rng = np.random.default_rng(4)
     img = _random_complex(rng, (1, 14, 14))
     start_x, start_y = 3.3, 1.8
-    out = sample_window(torch.from_numpy(img), torch.tensor([[start_x, start_y]], dtype=torch.float64), (6, 5))
+    starts = torch.tensor([[start_x, start_y]], dtype=torch.float64)
+    out = sample_window(torch.from_numpy(img), starts, (6, 5))
     rows, cols = np.meshgrid(np.arange(6) + start_y, np.arange(5) + start_x, indexing="ij")
     coords = np.stack([rows, cols])
     expected = (ndi.map_coordinates(img[0].real, coords, order=1, mode="grid-constant")

@@ -196,3 +196,15 @@ def test_twenty_thousand_patches_are_fast() -> None:
     print(f"stitched 20000 patches of 64x64 (crop 20) in {elapsed:.2f} s")
     assert elapsed < 20.0
     assert stitched.weight.sum() == pytest.approx(20_000 * 400, rel=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu() -> None:
+    rng = np.random.default_rng(8)
+    patches = _random_object(rng, (300, 32, 32))
+    centres = rng.uniform(10, 90, size=(300, 2))
+    on_cpu = stitch_patches(patches, centres, 12, chunk=64)
+    on_gpu = stitch_patches(torch.from_numpy(patches).cuda(), centres, 12, device="cuda", chunk=64)
+    assert on_gpu.offset == on_cpu.offset
+    np.testing.assert_allclose(on_gpu.object, on_cpu.object, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(on_gpu.weight, on_cpu.weight, rtol=0, atol=1e-5)
