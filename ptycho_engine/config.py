@@ -62,8 +62,9 @@ class DataConfig:
     gridsize: int = setting(1, "Groups are gridsize x gridsize neighbouring patterns that share "
                             "one object (the overlap constraint); 1 trains each pattern alone.",
                             low=1, high=4)
-    neighbor_count: int = setting(4, "Group members are drawn from this many nearest neighbours "
-                                  "(K); must be at least gridsize squared.", low=1, high=64)
+    neighbor_count: int = setting(4, "A group is a scan point plus gridsize^2 - 1 others drawn "
+                                  "from its K nearest neighbours; K must be at least "
+                                  "gridsize^2 - 1.", low=1, high=64)
     n_groups: int = setting(512, "Number of groups drawn for training; 0 makes one group per "
                             "scan position.", low=0, high=10_000_000)
     nphotons: float = setting(0.0, "Expected photons per diffraction pattern, which sets the "
@@ -304,12 +305,12 @@ def validate(config: PtychoConfig) -> list[tuple[str, str]]:
             problems.append((info.key, message))
     if problems:
         return problems
-    data, model, inference = config.data, config.model, config.inference
-    members = data.gridsize**2
-    if data.gridsize > 1 and data.neighbor_count < members:
+    data, inference = config.data, config.inference
+    others = data.gridsize**2 - 1
+    if data.gridsize > 1 and data.neighbor_count < others:
         problems.append(("data.neighbor_count",
                          f"{data.neighbor_count} neighbours cannot fill groups of "
-                         f"gridsize^2 = {members}; use at least {members}"))
+                         f"gridsize^2 = {others + 1}; use at least {others}"))
     if inference.stitch_crop > data.N:
         problems.append(("inference.stitch_crop",
                          f"{inference.stitch_crop} px is larger than the patch size "
@@ -318,8 +319,6 @@ def validate(config: PtychoConfig) -> list[tuple[str, str]]:
         problems.append(("training.nll_weight",
                          "both loss weights are 0, so nothing would be learned; "
                          "set training.nll_weight or training.mae_weight above 0"))
-    if model.object_big is False and data.gridsize > 1 and not model.pad_object:
-        pass  # allowed: a single shared patch seen at every group offset
     return problems
 
 

@@ -11,8 +11,9 @@ reconstruction wrapped; then
   dividing both amplitudes by the GT's maximum; MAE in GT amplitude units;
 - phase: global offset and linear ramp removed relative to the GT
   (``align_phase``); the reconstruction's phase is taken as GT phase + wrapped
-  difference (no spurious 2 pi jumps), both mapped to [0, 1] by (phi + pi) / 2 pi
-  for SSIM (data_range 1) and PSNR (peak 1); MAE in radians;
+  difference (no spurious 2 pi jumps; a zero pixel has phase 0), both mapped to
+  [0, 1] by (phi + pi) / 2 pi for SSIM (data_range 1) and PSNR (peak 1); MAE in
+  radians;
 - FRC resolution (threshold 0.5) in pixels for amplitude and phase, Hann-windowed
   (unlike the reference, whose shared crop edges inflate the curve); Pearson
   correlations (a flat, collapsed amplitude has correlation ~0 but can have a small MAE).
@@ -200,7 +201,7 @@ def _scores(recon: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> dict[str
     amp_range = _positive(float(np.ptp(amp_true[valid])), true_max)
 
     phase_true = np.angle(truth)
-    phase_diff = np.angle(aligned * np.conj(truth))
+    phase_diff = np.angle(np.exp(1j * (np.angle(aligned) - phase_true)))
     phase_rec = phase_true + phase_diff
     unit_true = (phase_true + np.pi) / (2 * np.pi)
     unit_rec = (phase_rec + np.pi) / (2 * np.pi)

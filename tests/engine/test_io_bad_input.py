@@ -156,7 +156,7 @@ def test_bad_counts_in_cxi_name_the_pattern_when_read(tmp_path: Path, value: flo
         assert fragment in str(caught.value)
     with pytest.raises(ScanFormatError, match="pattern 20"):
         scan.diffraction_array()
-    scan.diffraction.close()  # h5py refuses to rewrite a file this process holds open
+    # the loaded scan holds no open handle, so the file can be rewritten in place
     counts[0, 0, 0] = value  # pattern 0 is always checked at load time
     write_foreign_cxi(path, counts, translation, probe=probe)
     refused(path, "pattern 0", word)
@@ -224,6 +224,14 @@ def test_cxi_non_square_and_complex_data(tmp_path: Path):
     refused(path, f"{DETECTOR}/data", "(4, 16, 12)", "square")
     write_foreign_cxi(path, np.ones((4, 16, 16), np.complex64), np.zeros((4, 3)))
     refused(path, f"{DETECTOR}/data", "complex64")
+
+
+def test_cxi_with_non_square_detector_pixels(tmp_path: Path):
+    path = tmp_path / "rectpixels.cxi"
+    write_foreign_cxi(path, np.ones((4, 16, 16)), np.zeros((4, 3)))
+    with h5py.File(path, "a") as file:
+        file[f"{DETECTOR}/y_pixel_size"][()] = 150e-6
+    refused(path, f"{DETECTOR}/y_pixel_size", "non-square detector pixels")
 
 
 def test_odd_scans_load_with_warnings(tmp_path: Path):

@@ -272,3 +272,12 @@ def test_evaluate_refuses_arrays_that_do_not_overlap() -> None:
     truth = _object(18, (64, 64))
     with pytest.raises(PtychoError, match="same pixel frame"):
         evaluate(truth[:32, :32], (55.0, 0.0), truth)
+
+
+def test_evaluate_scores_a_blank_reconstruction_low_without_failing() -> None:
+    truth = _object(22)
+    result = evaluate(np.zeros((64, 64), complex), (10.0, 10.0), truth)
+    assert result.amplitude_pearson == 0.0
+    assert result.amplitude_ssim < 0.01 and result.phase_ssim < 0.5
+    assert result.shift == (0.0, 0.0)
+    json.dumps(result.to_dict(), allow_nan=False)

@@ -135,4 +135,3 @@ def test_summary_of_the_real_petra3_file(shared_data: Path):
                                                       rel=1e-3)
     assert any(w.startswith("near-field geometry") for w in summary["warnings"])
     assert "near-field geometry" in format_summary(summary)
-    scan.diffraction.close()
