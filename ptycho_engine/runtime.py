@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 
 import torch
 
@@ -17,6 +19,7 @@ LIGHTNING_NOISE = (
     r".*tensorboardX.*",
     r".*GPU available but not used.*",
     r".*TPU available.*",
+    r".*Checkpoint directory .* exists and is not empty.*",
 )
 
 
@@ -45,10 +48,13 @@ def device_description(accelerator: str) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
-def quiet_lightning() -> None:
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
     """Silence Lightning's INFO lines and its known harmless warnings (by exact message)."""
     for name in ("lightning.pytorch", "lightning.fabric", "lightning",
                  "lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    for pattern in LIGHTNING_NOISE:
-        warnings.filterwarnings("ignore", message=pattern)
+    with warnings.catch_warnings():
+        for pattern in LIGHTNING_NOISE:
+            warnings.filterwarnings("ignore", message=pattern)
+        yield

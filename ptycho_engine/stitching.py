@@ -81,6 +81,8 @@ def _split_positions(
 
 
 def _as_centres(centres: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    if isinstance(centres, np.ndarray):  # read-only arrays (e.g. Groups) are copied once
+        centres = np.array(centres, dtype=np.float64)
     tensor = torch.as_tensor(centres, device=device).to(torch.float64)
     if tensor.ndim != 2 or tensor.shape[1] != 2:
         raise ValueError(f"centres must have shape (n, 2) [x, y]; got {tuple(tensor.shape)}")

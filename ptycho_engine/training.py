@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -160,7 +159,6 @@ def train(
     """
     observer = observer or TrainingObserver()
     configure_threads()
-    quiet_lightning()
     resume_dir, resume_checkpoint = _resolve_resume(resume_from)
     if config is None:
         config = load_config(resume_dir / "config.toml") if resume_dir else PtychoConfig()
@@ -170,8 +168,9 @@ def train(
                       if validation_scan is not None else None)
         run_path = Path(run_dir) if run_dir else (resume_dir or default_run_dir(data.source))
         run_path.mkdir(parents=True, exist_ok=True)
-        return _fit(data, validation, config, observer, cancel, resume_checkpoint, run_path,
-                    time_limit_s, accelerator, devices, num_nodes, strategy, progress_bar)
+        with quiet_lightning():
+            return _fit(data, validation, config, observer, cancel, resume_checkpoint, run_path,
+                        time_limit_s, accelerator, devices, num_nodes, strategy, progress_bar)
     except PtychoError as error:
         observer.failed(str(error))
         raise
@@ -228,11 +227,8 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
             "started": datetime.now(timezone.utc).isoformat()}
     if trainer.is_global_zero:
         _write_run_info(run_path, info)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-        trainer.fit(module, datamodule=datamodule,
-                    ckpt_path=str(resume_checkpoint) if resume_checkpoint else None)
+    trainer.fit(module, datamodule=datamodule,
+                ckpt_path=str(resume_checkpoint) if resume_checkpoint else None)
     status = stop.reason or "finished"
     module = module.cpu() if chosen == "cpu" else module
     info.update(status=status, seconds=time.monotonic() - started,

@@ -67,8 +67,8 @@ def prepare_training_data(scan: Scan, config: PtychoConfig, *, all_positions: bo
                           ) -> TrainingData:
     """Group and normalise a scan for training (or, with ``all_positions``, for inference)."""
     if scan.N != config.data.N:
-        raise ConfigError([("data.N", f"is {config.data.N} but the scan "
-                            f"'{scan.name}' has {scan.N}x{scan.N} patterns; set data.N = {scan.N}")])
+        raise ConfigError([("data.N", f"is {config.data.N} but the scan '{scan.name}' has "
+                            f"{scan.N}x{scan.N} patterns; set data.N = {scan.N}")])
     raw = scan.diffraction_array()
     factor = amplitude_normalisation(raw)
     groups = make_groups(scan.positions, config.data.gridsize, config.data.neighbor_count,
