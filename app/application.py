@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 
+def configure_pyqtgraph() -> None:
+    """pyqtgraph options set once per process: row-major images (row 0 = first array row)."""
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+
 def run_application(files: list[Path], *, config_path: Path | None = None) -> int:
     """Start Qt, show the main window with ``files`` opened, and run the event loop."""
-    import pyqtgraph as pg
     from PySide6.QtWidgets import QApplication
 
-    pg.setConfigOptions(imageAxisOrder="row-major")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_pyqtgraph()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Ptycho Studio")
     app.setOrganizationName("PtychoStudio")

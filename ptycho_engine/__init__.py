@@ -41,6 +41,15 @@ _LAZY = {
     "make_groups": ".grouping",
     "Groups": ".grouping",
     "simulate_scan": ".simulate",
+    "summary_rows": ".io.summary",
+    "load_probe": ".io.probe_file",
+    "replace_probe": ".io.probe_file",
+    "mean_intensity": ".scan_stats",
+    "probe_properties": ".scan_stats",
+    "ConfigPreset": ".presets",
+    "config_presets": ".presets",
+    "config_preset": ".presets",
+    "system_info": ".platform_info",
 }
 
 

@@ -124,6 +124,9 @@ class TrainingConfig:
     precision: str = setting("auto", "Arithmetic precision; auto uses bf16 mixed precision on "
                              "GPUs that support it (FFTs stay float32) and 32 on CPU.",
                              choices=("auto", "32", "bf16-mixed", "16-mixed"))
+    compile: str = setting("auto", "Compile the network with torch.compile for speed; auto "
+                           "compiles on CUDA GPUs and falls back to eager mode (with a log line) "
+                           "when compilation fails.", choices=("auto", "on", "off"))
     logger: str = setting("none", "Extra metric logger besides the CSV history.",
                           choices=("none", "tensorboard", "mlflow"))
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .grouping import amplitude_normalisation, make_groups
+from .grouping import amplitude_normalisation, covering_groups, make_groups
 from .scan import Scan
 from .stitching import StitchAccumulator, canvas_for
 
@@ -55,9 +55,10 @@ def _device_of(module: torch.nn.Module) -> torch.device:
 def iter_object_patches(module: Any, diffraction: np.ndarray, groups: Any, *, batch_size: int,
                         device: torch.device | None = None
                         ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-    """Yield (centroids (b, 2), objects (b, N, N) complex on device) chunk by chunk.
+    """Yield (member positions (b*C, 2), object views (b*C, N, N) complex on device).
 
     diffraction: (n, N, N) float32 normalised amplitudes (mean sum X**2 = (N/2)**2).
+    Each group yields the object seen by every member, centred on that member.
     """
     device = device or _device_of(module)
     offsets_all = groups.relative_offsets
@@ -71,10 +72,10 @@ def iter_object_patches(module: Any, diffraction: np.ndarray, groups: Any, *, ba
                 index = groups.indices[start:stop]
                 x = torch.from_numpy(np.ascontiguousarray(diffraction[index])).to(
                     device, non_blocking=True)
-                offsets = torch.from_numpy(
-                    groups.relative_offsets[start:stop].astype(np.float32)).to(device)
-                objects = module.object_at_centroid(module(x), offsets, canvas)
-                yield groups.centroids[start:stop], objects
+                offsets = torch.from_numpy(offsets_all[start:stop].astype(np.float32)).to(device)
+                views = module.member_views(module(x), offsets, canvas)
+                centres = (groups.centroids[start:stop, None, :] + offsets_all[start:stop])
+                yield centres.reshape(-1, 2), views.reshape(-1, *views.shape[-2:])
     finally:
         module.train(was_training)
 
@@ -82,16 +83,22 @@ def iter_object_patches(module: Any, diffraction: np.ndarray, groups: Any, *, ba
 def stitch_groups(module: Any, diffraction: np.ndarray, groups: Any, positions: np.ndarray, *,
                   batch_size: int, crop: int, device: torch.device | None = None,
                   source: str = "") -> Reconstruction:
-    """Predict every group's object and stitch them at the group centroids."""
+    """Predict the object around every position and stitch it there.
+
+    ``groups`` should be one group per position; only a covering subset is run
+    (see ``covering_groups``), each group giving the object at all its members.
+    """
     device = device or _device_of(module)
-    shape, offset = canvas_for(groups.centroids, diffraction.shape[-1], crop)
+    groups = covering_groups(groups)
+    shape, offset = canvas_for(positions, diffraction.shape[-1], crop)
     accumulator = StitchAccumulator(shape, offset, crop, device=device)
-    for centroids, objects in iter_object_patches(module, diffraction, groups,
-                                                  batch_size=batch_size, device=device):
-        accumulator.add(objects, centroids)
+    for centres, objects in iter_object_patches(module, diffraction, groups,
+                                                batch_size=batch_size, device=device):
+        accumulator.add(objects, centres)
     stitched = accumulator.result()
     return Reconstruction(object=stitched.object, offset=stitched.offset, weight=stitched.weight,
-                          positions=np.asarray(positions, np.float64), source=source)
+                          positions=np.asarray(positions, np.float64), source=source,
+                          info={"groups_run": int(groups.indices.shape[0])})
 
 
 def reconstruct(model: Any, scan: Scan | str | Path, *, batch_size: int | None = None,

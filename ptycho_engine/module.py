@@ -9,6 +9,7 @@ a checkpoint rebuilds the module on its own.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -21,14 +22,15 @@ from .config import PtychoConfig, from_dict, to_dict
 from .network import build_network
 from .physics import (
     canvas_size,
-    central_crop,
     combined_loss,
     disc_mask,
     forward_amplitude,
-    merge_patches,
     normalise_probe,
+    object_views,
     overlap_weight,
 )
+
+logger = logging.getLogger(__name__)
 
 PROBE_BIG_BORDER_WEIGHT = 1e-3  # border pixels count only where no central window covers
 
@@ -49,7 +51,9 @@ class PtychoPINNModule(L.LightningModule):
         self.config: PtychoConfig = from_dict(config)
         data, model = self.config.data, self.config.model
         self.N, self.gridsize = data.N, data.gridsize
-        self.network = build_network(data, model)
+        # channels-last convolutions: measured 2x faster on CPU (oneDNN) and the fast
+        # layout for tensor cores on GPU
+        self.network = build_network(data, model).to(memory_format=torch.channels_last)
         if probe is None:  # restored from a checkpoint's state_dict right after
             probe = np.ones((data.N, data.N), np.complex64)
         probe_t = normalise_probe(torch.from_numpy(np.asarray(probe, np.complex64)),
@@ -68,6 +72,23 @@ class PtychoPINNModule(L.LightningModule):
         mask = disc_mask(data.N) if model.probe_mask else torch.ones(data.N, data.N)
         self.register_buffer("exit_mask", mask, persistent=False)
         self.input_scale = float(intensity_scale)
+        self.__dict__["_compiled_network"] = None  # not a submodule: no duplicate weights
+
+    def compile_network(self) -> None:
+        """Use torch.compile for the network; the first call falls back to eager on failure."""
+        self.__dict__["_compiled_network"] = torch.compile(self.network)
+
+    def _run_network(self, scaled: torch.Tensor) -> torch.Tensor:
+        compiled = self.__dict__.get("_compiled_network")
+        if compiled is None:
+            return self.network(scaled)
+        try:
+            return compiled(scaled)
+        except Exception as error:  # compilation problems surface at the first call
+            logger.warning("torch.compile failed (%s: %s); continuing without compilation",
+                           type(error).__name__, str(error).splitlines()[0][:200])
+            self.__dict__["_compiled_network"] = None
+            return self.network(scaled)
 
     # ------------------------------------------------------------------ model
     @property
@@ -82,18 +103,17 @@ class PtychoPINNModule(L.LightningModule):
     def forward(self, diffraction: torch.Tensor) -> torch.Tensor:
         """(B, C, N, N) normalised amplitudes -> (B, K, N, N) complex object patches."""
         scaled = diffraction * (self.input_scale / torch.exp(self.log_scale))
-        return self.network(scaled)
+        return self._run_network(scaled.contiguous(memory_format=torch.channels_last))
 
-    def object_at_centroid(self, patches: torch.Tensor, offsets: torch.Tensor, canvas: int
-                           ) -> torch.Tensor:
-        """(B, N, N) complex object around each group's centroid, as stitching wants it.
+    def member_views(self, patches: torch.Tensor, offsets: torch.Tensor, canvas: int
+                     ) -> torch.Tensor:
+        """(B, C, N, N) complex object seen by each group member (centred on its position).
 
         canvas: side of the merge canvas, at least ``canvas_for(max offset)``.
         """
-        if patches.shape[1] == 1:
-            return patches[:, 0]
-        merged = merge_patches(patches, offsets, canvas, self.overlap_weight.to(patches.real.dtype))
-        return central_crop(merged, self.N)
+        views, _ = object_views(patches, offsets, object_big=self.config.model.object_big,
+                                canvas=canvas, weight=self.overlap_weight.to(patches.real.dtype))
+        return views
 
     def canvas_for(self, max_abs_offset: float) -> int:
         """The training canvas, grown when another scan's groups have larger offsets."""
@@ -139,7 +159,7 @@ class PtychoPINNModule(L.LightningModule):
                      ) -> torch.Tensor:
         diffraction, offsets = batch
         canvas = self.canvas_for(float(offsets.abs().max()) if offsets.numel() else 0.0)
-        return self.object_at_centroid(self(diffraction), offsets, canvas)
+        return self.member_views(self(diffraction), offsets, canvas)
 
     def configure_optimizers(self) -> dict[str, Any]:
         training = self.config.training

@@ -1,10 +1,17 @@
-"""Reconstruction files (NPZ): what ``reconstruct`` writes and ``evaluate`` reads."""
+"""Reconstruction files: what ``reconstruct`` writes and ``evaluate`` reads.
+
+Three formats: our NPZ (defined here), the Ptychodus product HDF5
+(``product.py``) and amplitude/phase TIFF pairs (``tiff_export.py``, write only).
+``save_reconstruction`` picks one by name or suffix; ``load_reconstruction``
+reads NPZ or product HDF5, chosen by the file's first bytes.
+"""
 
 from __future__ import annotations
 
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +20,9 @@ from .errors import ScanFormatError
 from .inference import Reconstruction
 
 RECONSTRUCTION_KEYS = ("object", "offset")
+RESULT_FORMATS = ("npz", "h5", "tiff")
+_SUFFIX_FORMATS = {".npz": "npz", ".h5": "h5", ".hdf5": "h5", ".tif": "tiff", ".tiff": "tiff"}
+RESULT_SUFFIXES = {"npz": ".npz", "h5": ".h5", "tiff": ".tif"}
 
 
 def save_reconstruction_npz(reconstruction: Reconstruction, path: str | Path) -> None:
@@ -78,3 +88,54 @@ def load_ground_truth(path: str | Path) -> np.ndarray:
         raise ScanFormatError(f"cannot be read as NPZ ({error})", source=path) from None
     raise ScanFormatError(f"has no ground-truth object: neither 'objectGuess' nor 'object' "
                           f"(found {found})", source=path)
+
+
+def result_format(path: str | Path, format: str | None = None) -> str:
+    """'npz', 'h5' or 'tiff': ``format`` when given, else from the suffix, else 'npz'."""
+    if format is not None:
+        if format not in RESULT_FORMATS:
+            raise ScanFormatError(f"unknown result format {format!r}; choose one of "
+                                  f"{', '.join(RESULT_FORMATS)}", source=path)
+        return format
+    return _SUFFIX_FORMATS.get(Path(path).suffix.lower(), "npz")
+
+
+def save_reconstruction(reconstruction: Reconstruction, path: str | Path, *,
+                        format: str | None = None, probe: np.ndarray | None = None,
+                        metadata: Any = None, loss_values: Any = (),
+                        loss_epochs: Any = None) -> list[Path]:
+    """Write ``reconstruction`` as NPZ, product HDF5 or a TIFF pair; returns the files written.
+
+    probe: (N, N) complex64, required for 'h5'. metadata: a product.ProductMetadata
+    ('h5': root attributes; 'tiff': its object_pixel_m). loss_values/loss_epochs:
+    (E,) training losses and their epochs ('h5' only).
+    """
+    chosen = result_format(path, format)
+    path = Path(path)
+    if chosen == "npz":
+        save_reconstruction_npz(reconstruction, path)
+        return [path]
+    if chosen == "tiff":
+        from .tiff_export import write_tiff_pair
+
+        pixel = getattr(metadata, "object_pixel_m", None)
+        return list(write_tiff_pair(reconstruction, path, pixel_m=pixel))
+    from .product import write_product
+
+    if probe is None:
+        raise ScanFormatError("a product HDF5 file needs the probe; pass probe=", source=path)
+    write_product(path, reconstruction, probe, metadata, loss_values=loss_values,
+                  loss_epochs=loss_epochs)
+    return [path]
+
+
+def load_reconstruction(path: str | Path) -> Reconstruction:
+    """Read a reconstruction NPZ or a (Ptychodus) product HDF5 file, chosen by content."""
+    from .io import detect_format
+
+    path = Path(path)
+    if detect_format(path) == "cxi":  # HDF5: of ours, only product files hold an object
+        from .product import read_product
+
+        return read_product(path).reconstruction
+    return load_reconstruction_npz(path)

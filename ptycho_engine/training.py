@@ -201,6 +201,8 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
         history = [record for record in history if record.epoch <= done]
     stop = StopControl(cancel, time_limit_s)
     chosen = _accelerator(config, accelerator)
+    if training.compile == "on" or (training.compile == "auto" and chosen == "gpu"):
+        module.compile_network()
     device_name = device_description(chosen)
     monitor = "val_loss" if datamodule.has_validation else "train_loss"
     checkpoint = AtomicModelCheckpoint(

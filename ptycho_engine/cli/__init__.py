@@ -17,7 +17,7 @@ EXIT_INTERRUPTED = 130
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from . import data_commands, model_commands
+    from . import bundle_commands, data_commands, model_commands
 
     parser = argparse.ArgumentParser(
         prog="ptycho-engine",
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data_commands.register(commands)
     model_commands.register(commands)
+    bundle_commands.register(commands)
     return parser
 
 

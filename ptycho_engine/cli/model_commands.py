@@ -1,4 +1,4 @@
-"""``train``, ``reconstruct`` and ``evaluate``."""
+"""``train``, ``reconstruct`` (one scan or a batch) and ``evaluate``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ import json
 import signal
 import sys
 from pathlib import Path
+
+RESULT_FORMATS = ("npz", "h5", "tiff")
+"""= results.RESULT_FORMATS, spelled out so building the parser does not import torch."""
+SCAN_SUFFIXES = (".npz", ".cxi", ".h5", ".hdf5")
+EXIT_SCAN_FAILED = 2
+"""Some scans failed: like every user error (bad input data), exit status 2."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -28,16 +34,30 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--strategy", default=None, help="Lightning strategy, e.g. ddp")
     train.set_defaults(handler=run_train)
 
-    recon = commands.add_parser("reconstruct", help="reconstruct a scan with a trained model")
-    recon.add_argument("--model", type=Path, required=True, help="run folder or model bundle")
-    recon.add_argument("--scan", type=Path, required=True, help="scan file (NPZ or CXI)")
-    recon.add_argument("--out", type=Path, required=True, help="reconstruction .npz to write")
+    recon = commands.add_parser(
+        "reconstruct", help="reconstruct one or many scans with a trained model",
+        description="Reconstruct scans with a trained model. One scan: --out is the result "
+                    "file. Several scans or folders: --out is a folder that receives one result "
+                    "per scan, named after the scan. A scan that cannot be read or "
+                    "reconstructed is reported on one line and skipped; the others still run, "
+                    "and the exit status is then 2 (a problem with the input data, like any "
+                    "user error).")
+    recon.add_argument("--model", type=Path, required=True,
+                       help="model bundle (.ptyz), training run folder or .ckpt file")
+    recon.add_argument("--scan", type=Path, nargs="+", required=True, metavar="SCAN",
+                       help="scan files (NPZ or CXI) and/or folders of them")
+    recon.add_argument("--out", type=Path, required=True,
+                       help="result file for one scan, folder for several")
+    recon.add_argument("--format", choices=RESULT_FORMATS, default=None,
+                       help="npz (default), h5 (Ptychodus product file) or tiff (float32 "
+                            "amplitude + phase pair); default: from the --out suffix")
     recon.add_argument("--batch-size", type=int, default=None)
     recon.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: auto)")
     recon.set_defaults(handler=run_reconstruct)
 
     evaluate = commands.add_parser("evaluate", help="score a reconstruction against the truth")
-    evaluate.add_argument("reconstruction", type=Path, help="reconstruction .npz")
+    evaluate.add_argument("reconstruction", type=Path,
+                          help="reconstruction .npz or product .h5 (ours or Ptychodus')")
     evaluate.add_argument("--truth", type=Path, required=True,
                           help="file with the true object (objectGuess), e.g. the simulated scan")
     evaluate.add_argument("--json", action="store_true")
@@ -96,27 +116,115 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def scan_files(paths: list[Path]) -> list[Path]:
+    """The scans named on the command line, folders expanded to their scan files (sorted)."""
+    from ..errors import PtychoError
+
+    scans: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in SCAN_SUFFIXES)
+            if not found:
+                raise PtychoError(f"{path}: no scan files ({', '.join(SCAN_SUFFIXES)}) in this "
+                                  "folder")
+            scans.extend(found)
+        else:
+            scans.append(path)  # a missing file is reported with the other bad scans
+    return scans
+
+
+def output_paths(scans: list[Path], out: Path, format: str | None) -> tuple[list[Path], str]:
+    """One result path per scan and the format: --out itself for one scan, else inside it."""
+    from ..errors import PtychoError
+    from ..results import RESULT_SUFFIXES, result_format
+
+    if len(scans) == 1 and not out.is_dir():
+        return [out], result_format(out, format)
+    if out.exists() and not out.is_dir():
+        raise PtychoError(f"{out}: is a file; with several scans --out must be a folder")
+    chosen = format or "npz"
+    suffix = "" if chosen == "tiff" else RESULT_SUFFIXES[chosen]
+    names: list[str] = []
+    for number, scan in enumerate(scans, start=1):
+        name = scan.stem
+        if name in names:
+            name = f"{scan.stem}_{number}"
+        names.append(name)
+    return [out / f"{name}{suffix}" for name in names], chosen
+
+
+def load_model(path: Path, device: str | None):
+    """(module, training history) from a bundle, a run folder or a checkpoint."""
+    from ..bundle import load_bundle
+    from ..callbacks import read_history
+    from ..model_store import resolve_model
+
+    if path.is_file() and path.suffix != ".ckpt":
+        bundle = load_bundle(path)
+        return bundle.to_module(device=device), list(bundle.history)
+    module = resolve_model(path, device=device)
+    try:  # the history only feeds the loss curve of product files
+        history = read_history(path / "history.csv") if path.is_dir() else []
+    except (KeyError, ValueError, OSError):
+        history = []
+    return module, history
+
+
+def _one_line(error: BaseException, path: Path) -> str:
+    """The error on one line, without repeating the scan's path in front."""
+    return " ".join(str(error).split()).removeprefix(f"{path}: ")
+
+
 def run_reconstruct(args: argparse.Namespace) -> int:
     import time
 
+    from ..errors import PtychoError
     from ..inference import reconstruct
-    from ..results import save_reconstruction_npz
+    from ..io import load_scan
+    from ..product import ProductMetadata
+    from ..results import save_reconstruction
 
-    started = time.perf_counter()
-    recon = reconstruct(args.model, args.scan, batch_size=args.batch_size, device=args.device)
-    save_reconstruction_npz(recon, args.out)
-    seconds = time.perf_counter() - started
-    height, width = recon.object.shape
-    print(f"wrote {args.out}: {height}x{width} object from {len(recon.positions)} patterns "
-          f"in {seconds:.1f} s, offset (row, col) = ({recon.offset[0]:g}, {recon.offset[1]:g})")
-    return 0
+    scans = scan_files(args.scan)
+    targets, chosen = output_paths(scans, args.out, args.format)
+    module, history = load_model(args.model, args.device)
+    probe = module.probe.detach().cpu().numpy()
+    if len(scans) > 1:
+        args.out.mkdir(parents=True, exist_ok=True)
+    failed: list[Path] = []
+    for number, (scan_path, target) in enumerate(zip(scans, targets, strict=True), start=1):
+        prefix = f"[{number}/{len(scans)}] {scan_path}"
+        started = time.perf_counter()
+        try:
+            scan = load_scan(scan_path)
+            recon = reconstruct(module, scan, batch_size=args.batch_size)
+            written = save_reconstruction(
+                recon, target, format=chosen, probe=probe,
+                metadata=ProductMetadata.from_scan(scan, name=scan_path.stem),
+                loss_values=[r.train_loss for r in history],
+                loss_epochs=[r.epoch for r in history])
+        except (PtychoError, OSError) as error:
+            failed.append(scan_path)
+            print(f"{prefix}: FAILED, skipped: {_one_line(error, scan_path)}", file=sys.stderr,
+                  flush=True)
+            continue
+        height, width = recon.object.shape
+        print(f"{prefix}: wrote {', '.join(str(p) for p in written)}: {height}x{width} object "
+              f"from {len(recon.positions)} patterns in {time.perf_counter() - started:.1f} s, "
+              f"offset (row, col) = ({recon.offset[0]:g}, {recon.offset[1]:g})", flush=True)
+    if len(scans) > 1 or failed:
+        names = ", ".join(str(p) for p in failed)
+        print(f"reconstructed {len(scans) - len(failed)} of {len(scans)} scans"
+              + (f"; failed: {names}" if failed else ""), file=sys.stderr if failed else
+              sys.stdout)
+    return EXIT_SCAN_FAILED if failed else 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..metrics import evaluate
-    from ..results import load_ground_truth, load_reconstruction_npz
+    from ..results import load_ground_truth, load_reconstruction
 
-    recon = load_reconstruction_npz(args.reconstruction)
+    recon = load_reconstruction(args.reconstruction)
     truth = load_ground_truth(args.truth)
     result = evaluate(recon.object, recon.offset, truth, mask=recon.weight > 0)
     values = result.to_dict()

@@ -58,8 +58,8 @@ def _si(value: float | None, unit: str, scale: float, digits: int = 4) -> str:
     return f"{value * scale:.{digits}g} {unit}"
 
 
-def format_summary(summary: dict[str, Any]) -> str:
-    """A readable multi-line table of ``summarize_scan``'s dict, for terminals and logs."""
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value with unit) pairs of ``summarize_scan``'s dict, for tables and terminals."""
     extent = summary["position_extent_px"]
     step = summary["median_step_px"]
     overlap = summary["linear_overlap"]
@@ -86,6 +86,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         ("masked pixels", str(summary["masked_pixels"])),
         ("ground truth", "yes" if summary["has_ground_truth"] else "no"),
     ]
+    return rows
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A readable multi-line table of ``summarize_scan``'s dict, for terminals and logs."""
+    rows = summary_rows(summary)
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value}" for label, value in rows]
     warnings = summary["warnings"]

@@ -1,0 +1,152 @@
+"""``export_bundle``: write a trained model as one self-describing, checksummed file.
+
+The whole archive is assembled in memory and written through ``atomic_write``,
+so an export that fails half-way leaves any earlier file at that path as it was.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_write
+from ..config import config_to_toml, to_dict
+from ..errors import PtychoError
+from .archive import write_archive
+from .format import (
+    CONFIG,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    HISTORY,
+    MANIFEST,
+    PROBE,
+    PROBE_NORMALISATION,
+    WEIGHTS,
+    seal_manifest,
+    sha256_hex,
+)
+from .sources import ExportSource, export_source, training_summary
+
+
+def export_bundle(source: Any, path: str | Path, *, evaluate: bool = False,
+                  scan: str | Path | None = None) -> Path:
+    """Write ``source`` (a TrainingResult, a run folder or a PtychoPINNModule) to ``path``.
+
+    evaluate: reconstruct the training scan and store ``metrics.evaluate`` against
+    its ground truth in the manifest (costs one inference pass; PtychoError when
+    the scan has no ground truth). scan: the training scan file when a run
+    folder's recorded scan path no longer exists. Returns ``path``.
+    """
+    path = Path(path)
+    prepared = export_source(source, scan=scan)
+    metrics = training_metrics(prepared) if evaluate else None
+    members = bundle_members(prepared, metrics)
+    with atomic_write(path) as handle:
+        write_archive(handle, members)
+    return path
+
+
+def cpu_state_dict(module: Any) -> dict[str, torch.Tensor]:
+    """The module's persistent tensors as independent, contiguous CPU copies."""
+    return {name: tensor.detach().to("cpu", copy=True).contiguous()
+            for name, tensor in module.state_dict().items()}
+
+
+def probe_npy(probe: np.ndarray) -> bytes:
+    """(N, N) complex64 probe as .npy bytes (no pickle)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(probe, dtype=np.complex64), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def bundle_members(prepared: ExportSource, metrics: dict[str, Any] | None) -> dict[str, bytes]:
+    """Member name -> bytes, the manifest first."""
+    from safetensors.torch import save as save_safetensors
+
+    module = prepared.module
+    state = cpu_state_dict(module)
+    probe = torch.complex(state["probe_real"], state["probe_imag"]).numpy()
+    others = {
+        WEIGHTS: save_safetensors(state, metadata={"format": FORMAT_NAME,
+                                                   "format_version": FORMAT_VERSION}),
+        PROBE: probe_npy(probe),
+        CONFIG: config_to_toml(module.config).encode("utf-8"),
+        HISTORY: prepared.history_csv,
+    }
+    manifest = build_manifest(prepared, state, metrics,
+                              {name: sha256_hex(data) for name, data in others.items()})
+    return {MANIFEST: seal_manifest(manifest), **others}
+
+
+def build_manifest(prepared: ExportSource, state: dict[str, torch.Tensor],
+                   metrics: dict[str, Any] | None, members: dict[str, str]) -> dict[str, Any]:
+    """The manifest's content (everything but its own seal)."""
+    from .. import __version__
+
+    module = prepared.module
+    config = module.config
+    N, gridsize = config.data.N, config.data.gridsize
+    parameters = sum(p.numel() for p in module.parameters())
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "engine_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "N": N,
+        "gridsize": gridsize,
+        "intensity_scale": float(torch.exp(state["log_scale"]).item()),
+        "initial_intensity_scale": float(module.hparams["intensity_scale"]),
+        "canvas": int(module.hparams["canvas"]),
+        "probe": {"member": PROBE, "shape": [N, N], "dtype": "complex64",
+                  "normalisation": {"method": PROBE_NORMALISATION,
+                                    "probe_scale": config.model.probe_scale},
+                  "trainable": config.model.probe_trainable},
+        "weights": {"member": WEIGHTS, "from": prepared.weights_from, "tensors": len(state),
+                    "parameters": int(parameters)},
+        "training": training_summary(prepared.history, prepared.run_info),
+        "provenance": prepared.provenance,
+        "metrics": metrics,
+        "config": to_dict(config),
+        "members": members,
+    }
+
+
+def training_metrics(prepared: ExportSource) -> dict[str, Any]:
+    """``metrics.evaluate`` of the model on its own training scan, against the ground truth."""
+    from ..inference import reconstruct, stitch_groups
+    from ..metrics import evaluate
+
+    module = prepared.module
+    config = module.config
+    data = prepared.training_data
+    if data is not None:
+        truth = data.ground_truth
+        if truth is None:
+            raise PtychoError(f"{data.source}: the training scan has no ground truth "
+                              "(objectGuess), so there is nothing to evaluate against")
+        from ..grouping import make_groups
+
+        groups = make_groups(data.positions, config.data.gridsize, config.data.neighbor_count,
+                             0, config.training.seed)
+        recon = stitch_groups(module, data.diffraction, groups, data.positions,
+                              batch_size=config.inference.batch_size,
+                              crop=config.inference.stitch_crop, source=data.source)
+    else:
+        if prepared.scan_path is None:
+            raise PtychoError("cannot evaluate: the training scan is not on disk any more; "
+                              "give it with --scan (scan= in Python)")
+        from ..io import load_scan
+
+        scan = load_scan(prepared.scan_path)
+        truth = scan.ground_truth
+        if truth is None:
+            raise PtychoError(f"{prepared.scan_path}: the training scan has no ground truth "
+                              "(objectGuess), so there is nothing to evaluate against")
+        recon = reconstruct(module, scan)
+    result = evaluate(recon.object, recon.offset, truth, mask=recon.weight > 0)
+    return {"scan": prepared.provenance.get("source"), **result.to_dict()}

@@ -1,0 +1,143 @@
+"""``export``, ``info`` and ``export-onnx``: model bundles on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser("export", help="write a training run as a model bundle (.ptyz)")
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="training run folder (its best checkpoint, else the last)")
+    export.add_argument("--out", type=Path, required=True, help="bundle file to write (.ptyz)")
+    export.add_argument("--evaluate", action="store_true",
+                        help="reconstruct the training scan and store quality metrics against "
+                             "its ground truth (simulated scans only; one inference pass)")
+    export.add_argument("--scan", type=Path, default=None,
+                        help="the training scan, when it moved since training")
+    export.set_defaults(handler=run_export)
+
+    info = commands.add_parser("info", help="describe a model bundle")
+    info.add_argument("bundle", type=Path, metavar="MODEL.ptyz")
+    info.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
+    info.set_defaults(handler=run_info)
+
+    onnx = commands.add_parser("export-onnx",
+                               help="export a bundle's network (diffraction -> object patches) "
+                                    "to ONNX")
+    onnx.add_argument("bundle", type=Path, metavar="MODEL",
+                      help="model bundle (.ptyz) or training run folder")
+    onnx.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    onnx.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
+    onnx.add_argument("--no-verify", action="store_true",
+                      help="skip the onnxruntime comparison with PyTorch")
+    onnx.set_defaults(handler=run_export_onnx)
+
+
+def _megabytes(size: int | None) -> str:
+    return "?" if size is None else f"{size / 1e6:.2f} MB"
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..bundle import export_bundle, load_bundle
+
+    path = export_bundle(args.run_dir, args.out, evaluate=args.evaluate, scan=args.scan)
+    manifest = load_bundle(path).manifest
+    training = manifest["training"]
+    print(f"wrote {path} ({_megabytes(path.stat().st_size)}): N {manifest['N']}, gridsize "
+          f"{manifest['gridsize']}, {training['epochs']} epochs ({training['status']}), weights "
+          f"from {manifest['weights']['from']}")
+    return 0
+
+
+def _number(value: Any, digits: int = 5) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def format_bundle_summary(summary: dict[str, Any]) -> str:
+    """The readable text of ``ptycho-engine info``."""
+    training = summary.get("training") or {}
+    provenance = summary.get("provenance") or {}
+    probe = summary.get("probe") or {}
+    weights = summary.get("weights") or {}
+    normalisation = probe.get("normalisation") or {}
+    seconds = training.get("seconds")
+    rows = [
+        ("bundle", f"{summary['path']} ({_megabytes(summary.get('file_bytes'))})"),
+        ("format", f"{summary['format']} {summary['format_version']}, written by ptycho_engine "
+                   f"{summary.get('engine_version')} on {summary.get('created')}"),
+        ("network", f"N {summary['N']}, gridsize {summary['gridsize']}, "
+                    f"{weights.get('parameters', '?'):,} parameters (weights from "
+                    f"{weights.get('from', '?')})"),
+        ("intensity scale", f"{_number(summary['intensity_scale'], 7)} trained, "
+                            f"{_number(summary['initial_intensity_scale'], 7)} from the data"),
+        ("probe", f"{'x'.join(str(n) for n in probe.get('shape', []))} {probe.get('dtype', '')}"
+                  f", normalised: {normalisation.get('method')}, probe_scale "
+                  f"{normalisation.get('probe_scale')}"),
+        ("training", f"{training.get('status', '?')}, {training.get('epochs', 0)} epochs"
+                     + (f" in {seconds:.0f} s" if seconds is not None else "")
+                     + (f" on {training['device']}" if training.get("device") else "")),
+        ("losses", f"final train {_number(training.get('final_train_loss'))}, val "
+                   f"{_number(training.get('final_val_loss'))}; best val "
+                   f"{_number(training.get('best_val_loss'))}"),
+        ("training data", f"{provenance.get('source') or 'unknown'}, "
+                          f"{provenance.get('patterns') or '?'} patterns, sha256 "
+                          f"{(provenance.get('sha256') or '-')[:16]}"
+                          + (f"… of the {provenance['hash_of']}" if provenance.get("hash_of")
+                             else "")),
+    ]
+    metrics = summary.get("metrics")
+    if metrics:
+        rows.append(("metrics", ", ".join(
+            f"{key} {_number(metrics.get(key), 4)}" for key in
+            ("amplitude_ssim", "phase_ssim", "amplitude_psnr", "phase_psnr", "amplitude_frc_px",
+             "phase_frc_px") if key in metrics)))
+    else:
+        rows.append(("metrics", "none (export --evaluate stores them when the scan has a "
+                                "ground truth)"))
+    for section, table in (summary.get("config") or {}).items():
+        rows.append((f"[{section}]", ", ".join(f"{k} = {v}" for k, v in table.items())))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {text}" for label, text in rows)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from ..bundle import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    if args.json:
+        print(json.dumps(bundle.manifest, indent=2))
+    else:
+        print(format_bundle_summary(bundle.summary()))
+    return 0
+
+
+def run_export_onnx(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..onnx_export import VERIFY_TOLERANCE, export_onnx
+
+    result = export_onnx(args.bundle, args.out, opset=args.opset, verify=not args.no_verify)
+    inputs = "x".join(str(n) for n in result.input_shape)
+    outputs = "x".join(str(n) for n in result.output_shape)
+    print(f"wrote {result.path} ({_megabytes(result.path.stat().st_size)}): input 'diffraction' "
+          f"{inputs} float32 -> outputs 'amplitude', 'phase' {outputs} float32 "
+          "(object = amplitude * exp(i phase))")
+    if result.verified:
+        print(f"onnxruntime check: max abs difference to PyTorch {result.max_abs_difference:.3g}")
+        if result.max_abs_difference > VERIFY_TOLERANCE:
+            print(f"warning: the ONNX model differs from PyTorch by more than "
+                  f"{VERIFY_TOLERANCE:g}; try another --opset", file=sys.stderr)
+            return 1
+    elif args.no_verify:
+        print("not verified (--no-verify)")
+    else:
+        print("not verified: onnxruntime is not installed (pip install onnxruntime)")
+    return 0

@@ -1,0 +1,58 @@
+"""Named starting points for a config ("quick look (CPU)", "full quality (GPU)").
+
+A preset is a handful of dotted-key overrides applied on top of a config, so
+the CLI, scripts and the app's config editor share the same recipes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .config import PtychoConfig, with_overrides
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ConfigPreset:
+    """A named set of setting overrides with a sentence on when to use it."""
+
+    name: str
+    description: str
+    overrides: tuple[tuple[str, Any], ...]
+
+    def apply(self, config: PtychoConfig | None = None) -> PtychoConfig:
+        """``config`` (default: the defaults) with this preset's settings."""
+        return with_overrides(config or PtychoConfig(), dict(self.overrides))
+
+
+def config_presets() -> tuple[ConfigPreset, ...]:
+    """The built-in presets, in menu order."""
+    return (
+        ConfigPreset(
+            "quick look (CPU)",
+            "A first look at a scan in a few minutes on a laptop: a narrow network, "
+            "single-pattern groups, few epochs, on the CPU.",
+            (("data.gridsize", 1), ("data.n_groups", 512), ("model.n_filters_scale", 1),
+             ("training.epochs", 10), ("training.batch_size", 16), ("training.device", "cpu"),
+             ("training.precision", "32"), ("training.early_stop_patience", 0)),
+        ),
+        ConfigPreset(
+            "full quality (GPU)",
+            "The reference PtychoPINN set-up: 2 x 2 overlapping groups, every scan "
+            "position, a wide network, 100 epochs with early stopping, on a GPU.",
+            (("data.gridsize", 2), ("data.neighbor_count", 7), ("data.n_groups", 0),
+             ("model.n_filters_scale", 2), ("training.epochs", 100),
+             ("training.batch_size", 32), ("training.device", "gpu"),
+             ("training.precision", "auto"), ("training.early_stop_patience", 10)),
+        ),
+    )
+
+
+def config_preset(name: str) -> ConfigPreset:
+    """The preset called ``name``; an unknown name raises ConfigError listing the known ones."""
+    for preset in config_presets():
+        if preset.name == name:
+            return preset
+    known = ", ".join(repr(p.name) for p in config_presets())
+    raise ConfigError([("preset", f"unknown preset {name!r}; known presets are {known}")])

@@ -1,0 +1,94 @@
+"""export / info / reconstruct (batch) / export-onnx from the command line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ptycho_engine.config import PtychoConfig, with_overrides
+
+from .conftest import run_cli
+
+TINY = {"data.N": 32, "data.gridsize": 1, "data.n_groups": 0, "model.n_filters_scale": 1,
+        "training.epochs": 2, "training.batch_size": 16, "training.val_fraction": 0.1,
+        "inference.stitch_crop": 16}
+
+
+@pytest.fixture(scope="module")
+def run_dir(small_scan, tmp_path_factory):
+    """A finished 2-epoch training run (made in-process: the CLI under test is export)."""
+    from ptycho_engine.training import train
+
+    result = train(small_scan, with_overrides(PtychoConfig(), TINY),
+                   run_dir=tmp_path_factory.mktemp("cli-run") / "run")
+    return result.run_dir
+
+
+@pytest.fixture(scope="module")
+def bundle(run_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli-bundle") / "model.ptyz"
+    exported = run_cli("export", run_dir, "--out", path)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.startswith(f"wrote {path}")
+    assert "2 epochs (finished), weights from best.ckpt" in exported.stdout
+    return path
+
+
+def test_info_text_and_json(bundle):
+    text = run_cli("info", bundle)
+    assert text.returncode == 0, text.stderr
+    assert "N 32, gridsize 1" in text.stdout
+    assert "finished, 2 epochs" in text.stdout and "small.npz, 96 patterns" in text.stdout
+    assert "Traceback" not in text.stderr
+    as_json = run_cli("info", bundle, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    manifest = json.loads(as_json.stdout)
+    assert manifest["format_version"] == "1.0" and manifest["N"] == 32
+    assert manifest["config"]["model"]["n_filters_scale"] == 1
+    assert set(manifest["members"]) == {"weights.safetensors", "probe.npy", "config.toml",
+                                        "history.csv"}
+
+
+def test_batch_reconstruct_skips_a_bad_scan(bundle, run_dir, small_scan, tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, diffraction=np.ones((3, 32, 32), np.float32))  # no positions, no probe
+    out = tmp_path / "results"
+    result = run_cli("reconstruct", "--model", bundle, "--scan", small_scan, bad,
+                     "--out", out, "--format", "h5")
+    assert result.returncode == 2
+    assert sorted(p.name for p in out.iterdir()) == ["small.h5"]
+    failures = [line for line in result.stderr.splitlines() if "FAILED" in line]
+    assert len(failures) == 1 and str(bad) in failures[0] and "xcoords" in failures[0]
+    assert "reconstructed 1 of 2 scans; failed:" in result.stderr
+    assert "[1/2]" in result.stdout and "small.h5" in result.stdout
+    assert "Traceback" not in result.stderr
+
+    from ptycho_engine.callbacks import read_history
+    from ptycho_engine.inference import reconstruct
+    from ptycho_engine.product import read_product
+
+    product = read_product(out / "small.h5")
+    expected = reconstruct(run_dir, small_scan, device="cpu")  # best.ckpt, as exported
+    assert np.allclose(product.reconstruction.object, expected.object, atol=1e-6)
+    history = read_history(run_dir / "history.csv")
+    assert np.array_equal(product.loss_values, [r.train_loss for r in history])
+    assert np.array_equal(product.loss_epochs, [1, 2])
+
+
+def test_export_onnx(bundle, tmp_path):
+    pytest.importorskip("onnx", reason="the 'onnx' extra is not installed (pip install onnx)")
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed: the CLI cannot "
+                                              "verify the export (pip install onnxruntime)")
+    out = tmp_path / "model.onnx"
+    result = run_cli("export-onnx", bundle, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert out.is_file() and f"wrote {out}" in result.stdout
+    difference = float(result.stdout.split("max abs difference to PyTorch ")[1].split()[0])
+    assert difference < 1e-4
+
+
+def test_format_choices_match_the_engine():
+    from ptycho_engine.cli.model_commands import RESULT_FORMATS as CLI_FORMATS
+    from ptycho_engine.results import RESULT_FORMATS
+
+    assert CLI_FORMATS == RESULT_FORMATS
