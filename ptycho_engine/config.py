@@ -135,7 +135,9 @@ class TrainingConfig:
 class InferenceConfig:
     """How patches are predicted and stitched."""
 
-    batch_size: int = setting(1024, "Patterns per inference batch.", low=1, high=65536)
+    batch_size: int = setting(0, "Groups per inference batch; 0 picks 1024 on a GPU and 128 on "
+                              "a CPU (where larger batches only cost memory).", low=0,
+                              high=65536)
     stitch_crop: int = setting(20, "Only the central stitch_crop x stitch_crop pixels of each "
                                "patch enter the stitched object.", unit="px", low=2, high=256)
 

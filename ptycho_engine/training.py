@@ -24,7 +24,7 @@ from .config import PtychoConfig, load_config, save_config, to_dict
 from .datamodule import PtychoDataModule
 from .errors import ConfigError, PtychoError, TrainingCancelled, TrainingError
 from .grouping import make_groups
-from .inference import stitch_groups
+from .inference import inference_batch_size, stitch_groups
 from .model_store import LAST_CHECKPOINT, checkpoint_dir
 from .module import PtychoPINNModule
 from .observer import CancelToken, EpochRecord, TrainingObserver
@@ -99,7 +99,7 @@ def _preview_maker(data: TrainingData, config: PtychoConfig):
 
     def make(module: PtychoPINNModule) -> tuple[np.ndarray, np.ndarray]:
         recon = stitch_groups(module, diffraction, groups, positions[chosen],
-                              batch_size=config.inference.batch_size,
+                              batch_size=inference_batch_size(module),
                               crop=config.inference.stitch_crop)
         return recon.amplitude, recon.phase
 

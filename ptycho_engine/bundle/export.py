@@ -118,35 +118,24 @@ def build_manifest(prepared: ExportSource, state: dict[str, torch.Tensor],
 
 def training_metrics(prepared: ExportSource) -> dict[str, Any]:
     """``metrics.evaluate`` of the model on its own training scan, against the ground truth."""
-    from ..inference import reconstruct, stitch_groups
+    from ..inference import reconstruct
     from ..metrics import evaluate
+    from ..scan import Scan
 
-    module = prepared.module
-    config = module.config
     data = prepared.training_data
-    if data is not None:
-        truth = data.ground_truth
-        if truth is None:
-            raise PtychoError(f"{data.source}: the training scan has no ground truth "
-                              "(objectGuess), so there is nothing to evaluate against")
-        from ..grouping import make_groups
-
-        groups = make_groups(data.positions, config.data.gridsize, config.data.neighbor_count,
-                             0, config.training.seed)
-        recon = stitch_groups(module, data.diffraction, groups, data.positions,
-                              batch_size=config.inference.batch_size,
-                              crop=config.inference.stitch_crop, source=data.source)
-    else:
-        if prepared.scan_path is None:
-            raise PtychoError("cannot evaluate: the training scan is not on disk any more; "
-                              "give it with --scan (scan= in Python)")
+    if data is not None:  # normalised amplitudes: reconstruct's own normalisation keeps them
+        scan = Scan(data.diffraction, data.positions, data.probe, ground_truth=data.ground_truth)
+        where = data.source
+    elif prepared.scan_path is not None:
         from ..io import load_scan
 
-        scan = load_scan(prepared.scan_path)
-        truth = scan.ground_truth
-        if truth is None:
-            raise PtychoError(f"{prepared.scan_path}: the training scan has no ground truth "
-                              "(objectGuess), so there is nothing to evaluate against")
-        recon = reconstruct(module, scan)
-    result = evaluate(recon.object, recon.offset, truth, mask=recon.weight > 0)
+        scan, where = load_scan(prepared.scan_path), str(prepared.scan_path)
+    else:
+        raise PtychoError("cannot evaluate: the training scan is not on disk any more; give "
+                          "it with --scan (scan= in Python)")
+    if scan.ground_truth is None:
+        raise PtychoError(f"{where}: the training scan has no ground truth (objectGuess), so "
+                          "there is nothing to evaluate against")
+    recon = reconstruct(prepared.module, scan)
+    result = evaluate(recon.object, recon.offset, scan.ground_truth, mask=recon.weight > 0)
     return {"scan": prepared.provenance.get("source"), **result.to_dict()}

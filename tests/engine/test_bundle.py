@@ -159,6 +159,35 @@ def test_run_folder_export_uses_the_best_checkpoint(trained, tmp_path):
     assert [r.epoch for r in bundle.history] == [1, 2]
 
 
+def test_evaluate_stores_metrics_against_the_ground_truth(trained, tiny_scan, tmp_path):
+    from ptycho_engine import PtychoError
+    from ptycho_engine.metrics import evaluate
+
+    def metrics_of(recon):
+        return evaluate(recon.object, recon.offset, tiny_scan.ground_truth,
+                        mask=recon.weight > 0).to_dict()
+
+    from_run = load_bundle(export_bundle(trained.run_dir, tmp_path / "a.ptyz", evaluate=True))
+    expected = metrics_of(reconstruct(trained.run_dir, tiny_scan, device="cpu"))
+    assert from_run.manifest["metrics"] == {"scan": "tiny_scan.npz", **expected}
+    from_result = load_bundle(export_bundle(trained, tmp_path / "b.ptyz", evaluate=True))
+    expected = metrics_of(reconstruct(trained, tiny_scan, device="cpu"))
+    for key in ("amplitude_ssim", "phase_ssim", "amplitude_psnr", "phase_mae"):
+        assert from_result.manifest["metrics"][key] == pytest.approx(expected[key], rel=1e-3)
+    with pytest.raises(PtychoError, match="no ground truth"):
+        export_bundle(trained.run_dir, tmp_path / "c.ptyz", evaluate=True,
+                      scan=write_without_truth(tiny_scan, tmp_path / "plain.npz"))
+    assert not (tmp_path / "c.ptyz").exists()
+
+
+def write_without_truth(scan, path):
+    from ptycho_engine.io import save_scan
+    from ptycho_engine.scan import Scan
+
+    save_scan(Scan(scan.diffraction_array(), scan.positions, scan.probe), path)
+    return path
+
+
 def test_expected_shapes_match_the_module():
     module = fresh_module(0, **{"data.gridsize": 2, "model.probe_big": False})
     assert expected_shapes(module.config) == {name: tuple(t.shape)
