@@ -16,27 +16,27 @@ nvidia-smi -L
 "$py" -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__)"
 
 log "GPU tests"
-timeout 150 "$py" -m pytest -q -p no:cacheprovider tests/engine/test_gpu.py \
+timeout 100 "$py" -m pytest -q -p no:cacheprovider tests/engine/test_gpu.py \
     tests/engine/test_stitching.py 2>&1 | tail -5 | tee "$out/tests.txt"
 
 log "training and inference throughput"
 : > "$out/throughput.jsonl"
 for cfg in "64 1" "64 2" "128 1" "128 2"; do
     set -- $cfg
-    timeout 120 "$py" tests/benchmarks/throughput.py --device cuda --N "$1" --gridsize "$2" \
-        --batch 256 --steps 30 --warmup 5 --train-patterns 4096 --infer-patterns 50000 \
+    timeout 70 "$py" tests/benchmarks/throughput.py --device cuda --N "$1" --gridsize "$2" \
+        --batch 256 --steps 30 --warmup 5 --train-patterns 4096 --infer-patterns 20000 \
         --infer-batch 4096 | tee -a "$out/throughput.jsonl"
 done
 
 log "inference at scale"
-timeout 200 "$py" tests/benchmarks/scale.py --device cuda --sizes 10000,100000 --batch 4096 \
+timeout 120 "$py" tests/benchmarks/scale.py --device cuda --sizes 10000,100000 --batch 4096 \
     --workdir /tmp/ptycho-scale | tee "$out/scale.jsonl"
 
 log "quality after a short GPU training"
 : > "$out/quality.jsonl"
 for photons in 1e6 1e4; do
-    timeout 150 "$py" tests/benchmarks/quality.py --device gpu --photons "$photons" \
-        --minutes 1.5 --stages 5,15,30,60,100 --preset reference \
+    timeout 110 "$py" tests/benchmarks/quality.py --device gpu --photons "$photons" \
+        --minutes 1.0 --stages 5,15,30,60,100 --preset reference \
         --set training.compile=off --set training.batch_size=64 | tee -a "$out/quality.jsonl"
 done
 
