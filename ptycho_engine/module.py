@@ -153,7 +153,7 @@ class PtychoPINNModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True,
-                 sync_dist=False, rank_zero_only=True)
+                 sync_dist=True)
 
     def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
                      ) -> torch.Tensor:
@@ -164,7 +164,7 @@ class PtychoPINNModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         training = self.config.training
         parameters = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(parameters, lr=training.learning_rate)
+        optimizer = torch.optim.Adam(parameters, lr=self.scaled_learning_rate())
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=0.5, patience=training.lr_patience,
             min_lr=min(training.min_learning_rate, training.learning_rate))
@@ -172,6 +172,15 @@ class PtychoPINNModule(L.LightningModule):
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": scheduler, "monitor": monitor,
                                  "interval": "epoch", "strict": False}}
+
+    def scaled_learning_rate(self) -> float:
+        """training.learning_rate x sqrt(number of processes).
+
+        With DDP the effective batch is batch_size x processes; the square-root rule
+        keeps Adam's update noise about constant (the torch port's rule too).
+        """
+        world = self._trainer.world_size if self._trainer is not None else 1
+        return self.config.training.learning_rate * math.sqrt(world)
 
     def _has_validation(self) -> bool:
         trainer = self._trainer

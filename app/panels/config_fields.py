@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QSpinBox, QWidget
 
 from ptycho_engine import FieldInfo
@@ -19,7 +20,8 @@ from ptycho_engine import FieldInfo
 from ..widgets.float_spin_box import FloatSpinBox
 
 INT_LIMIT = 2**31 - 1
-INVALID_STYLE = "border: 1px solid #c62828; background-color: #fdecea;"
+INVALID_BACKGROUND = QColor("#f9d6d5")
+"""Base colour of an invalid field (a palette change keeps the native spin-box arrows)."""
 
 
 def tooltip(info: FieldInfo) -> str:
@@ -52,6 +54,7 @@ class FieldEditor(QObject):
         self.problem_label.setStyleSheet("color: #c62828;")
         self.problem_label.setVisible(False)
         self._problem: str | None = None
+        self._normal_palette = QPalette(widget.palette())
         write(info.default)
         widget_changed.connect(self.changed)
 
@@ -75,7 +78,12 @@ class FieldEditor(QObject):
     def set_problem(self, message: str | None) -> None:
         """Mark the field invalid with the engine's message (None clears the mark)."""
         self._problem = message
-        self.widget.setStyleSheet(INVALID_STYLE if message else "")
+        self.widget.setProperty("invalid", bool(message))
+        palette = QPalette(self._normal_palette)
+        if message:
+            palette.setColor(QPalette.ColorRole.Base, INVALID_BACKGROUND)
+            palette.setColor(QPalette.ColorRole.Button, INVALID_BACKGROUND)
+        self.widget.setPalette(palette)
         self.problem_label.setText(message or "")
         self.problem_label.setVisible(bool(message))
 

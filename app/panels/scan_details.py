@@ -38,6 +38,7 @@ class ScanDetailsPanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)  # file names stay visible
         self.warnings = QLabel(NO_WARNINGS)
         self.warnings.setObjectName("scanWarnings")
         self.warnings.setWordWrap(True)

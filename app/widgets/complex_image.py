@@ -100,7 +100,6 @@ class ComplexImageView(QWidget):
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image_item)
         self.histogram = pg.HistogramLUTItem(self.image_item)
-        self.histogram.gradient.showTicks(False)
         self._applied_colormap = ""
         self.graphics.addItem(self.histogram, row=0, col=1)
         self.readout = QLabel(" ")
@@ -240,6 +239,7 @@ class ComplexImageView(QWidget):
     def _apply_colormap(self, name: str) -> None:
         if name != self._applied_colormap:
             self.histogram.gradient.setColorMap(gradient_colormap(name))
+            self.histogram.gradient.showTicks(False)  # colour stops are not for editing here
             self._applied_colormap = name
 
     def _render(self, *, auto_levels: bool | None) -> None:

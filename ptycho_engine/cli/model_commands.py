@@ -105,6 +105,8 @@ def run_train(args: argparse.Namespace) -> int:
                        progress_bar=sys.stderr.isatty())
     finally:
         signal.signal(signal.SIGINT, previous)
+    if result.info.get("rank", 0) != 0:
+        return 0  # other DDP ranks: rank 0 reports
     last = result.history[-1] if result.history else None
     losses = (f"train_loss {last.train_loss:.5g}, val_loss "
               f"{'-' if last.val_loss is None else f'{last.val_loss:.5g}'}" if last else "no epoch")

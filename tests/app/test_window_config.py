@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox, QWidget
 
 from app.panels.config_editor import ConfigEditor
-from app.panels.config_fields import INVALID_STYLE
+from app.panels.config_fields import INVALID_BACKGROUND
 from app.widgets.float_spin_box import FloatSpinBox
 from ptycho_engine import (
     PtychoConfig,
@@ -55,7 +56,8 @@ def test_invalid_value_is_marked_and_train_is_disabled(qtbot, make_window,
     batch.setValue(24)  # in range, but not a power of 2
     problem = window.findChild(QLabel, "problem:training.batch_size")
     assert problem.isVisibleTo(window) and "not a power of 2" in problem.text()
-    assert batch.styleSheet() == INVALID_STYLE
+    assert batch.property("invalid") is True
+    assert batch.palette().color(QPalette.ColorRole.Base) == INVALID_BACKGROUND
     assert not window.session.training_allowed
     status = window.findChild(QLabel, "configStatus")
     assert "Train is disabled" in status.text()
@@ -64,7 +66,8 @@ def test_invalid_value_is_marked_and_train_is_disabled(qtbot, make_window,
     assert "2 settings are invalid" in status.text()
     field(window, "training.epochs").setValue(5)
     batch.setValue(32)
-    assert not problem.isVisibleTo(window) and batch.styleSheet() == ""
+    assert not problem.isVisibleTo(window) and batch.property("invalid") is False
+    assert batch.palette().color(QPalette.ColorRole.Base) != INVALID_BACKGROUND
     assert window.session.training_allowed
     assert window.session.config.training.batch_size == 32
     field(window, "data.gridsize").setValue(3)  # a cross-field problem, shown at the other field

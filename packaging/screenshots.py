@@ -1,0 +1,87 @@
+"""Screenshots of Ptycho Studio with the demo scan, rendered offscreen (no display needed).
+
+    .venv/bin/python packaging/screenshots.py [--out docs/screenshots] [--scan FILE]
+
+Writes main_window.png and one PNG per panel (scans, diffraction, positions,
+probe, config, config_invalid). Settings go to a temporary folder, never to
+the user's. Look at every image: an empty or black plot is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "resources" / "demo" / "demo_scan.npz"
+PATTERN = 60
+"""A pattern near the centre of the Siemens star: spoke streaks and the probe's Airy rings."""
+
+
+def wait_until(app, condition, timeout_s: float = 60.0) -> None:
+    """Run the event loop until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the window did not get ready in time")
+        app.processEvents()
+
+
+def settle(app, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        app.processEvents()
+
+
+def save(widget, path: Path) -> Path:
+    """Grab ``widget`` and write it as a PNG (maximum compression)."""
+    if not widget.grab().save(str(path), "PNG", 0):
+        raise OSError(f"cannot write {path}")
+    print(f"{path}  {path.stat().st_size / 1024:.0f} KB")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--scan", type=Path, default=DEMO)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(ROOT))
+
+    from PySide6.QtCore import QPointF
+    from PySide6.QtWidgets import QApplication
+
+    from app.application import configure_pyqtgraph
+    from app.main_window import create_main_window
+
+    configure_pyqtgraph()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as settings_dir:
+        window = create_main_window([args.scan], Path(settings_dir))
+        window.resize(1400, 900)
+        window.show()
+        wait_until(app, lambda: window.session.scans() and not window.jobs.busy)
+        wait_until(app, lambda: window.system_info is not None)
+        window.session.select_pattern(PATTERN)
+        settle(app)
+        view = window.diffraction_viewer.image_view
+        point = view.image_item.mapToScene(QPointF(40.5, 21.5))
+        view.graphics.scene().sigMouseMoved.emit(point)  # a cursor read-out in the status bar
+        settle(app)
+        save(window, args.out / "main_window.png")
+        for name in ("scans", "diffraction", "positions", "probe", "config"):
+            save(window.docks[f"{name}Dock"], args.out / f"{name}.png")
+        window.config_editor.editors["training.batch_size"].widget.setValue(24)
+        settle(app)
+        save(window.docks["configDock"], args.out / "config_invalid.png")
+        window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
