@@ -223,7 +223,8 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
         enable_model_summary=False, deterministic=False, num_sanity_val_steps=0,
         log_every_n_steps=1)
     started = time.monotonic()
-    info = {"status": "running", "rank": trainer.global_rank, "source": data.source, "patterns": int(len(data.positions)),
+    info = {"status": "running", "rank": trainer.global_rank, "source": data.source,
+            "patterns": int(len(data.positions)),
             "groups": int(data.groups.indices.shape[0]), "device": device_name,
             "nphotons": data.nphotons, "intensity_scale": data.intensity_scale,
             "started": datetime.now(timezone.utc).isoformat()}
