@@ -35,6 +35,9 @@ def describe(error: BaseException) -> str:
     """The dialog text: an engine error's own message, else the exception with a bug hint."""
     if isinstance(error, PtychoError):
         return str(error)
+    if isinstance(error, OSError):
+        return f"{error}\n\nThe operating system refused the file operation; check the path, " \
+               "the permissions and the free disk space."
     if isinstance(error, MemoryError):
         return ("Not enough memory for this action. Close other scans or programs, or use a "
                 "smaller file.")
@@ -73,7 +76,10 @@ class ErrorReporter(QObject):
         text = describe(error) if isinstance(error, BaseException) else str(error)
         log.error("%s: %s", title, text.splitlines()[0] if text else "")
         log.debug("%s", details)
-        self.dialogs.show_error(self._window, title, text, details)
+        try:
+            self.dialogs.show_error(self._window, title, text, details)
+        except Exception:  # noqa: BLE001 - a failing dialog must not loop back into the hook
+            log.exception("could not show the error dialog for %s", title)
 
     # ------------------------------------------------------------- hooks
     def install_hooks(self) -> None:

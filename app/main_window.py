@@ -156,7 +156,8 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"{path.name} is already open", 4000)
                 continue
             jobs.append(self.jobs.start("Open scan", open_scan_task(path),
-                                        on_success=self._on_scan_loaded))
+                                        on_success=self._on_scan_loaded,
+                                        message=f"Opening {path.name}…"))
         return jobs
 
     def _on_scan_loaded(self, loaded: LoadedScan) -> None:

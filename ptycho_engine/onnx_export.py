@@ -181,6 +181,7 @@ def export_onnx(model: Any, path: str | Path, *, opset: int = DEFAULT_OPSET,
     path = Path(path)
     data = onnx_bytes(net, opset=opset)
     difference = verify_onnx(data, net) if verify else None
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, data)
     config = net.config
     N, channels = config.data.N, config.data.gridsize ** 2

@@ -156,6 +156,8 @@ class DiffractionViewer(QWidget):
                              f"{float(mean.sum()):.4g} photons per pattern")
             return
         self.caption.setText(f"{entry.name}: computing the mean pattern…")
+        if self._mean_requests.pending:  # already on its way (requests are per scan)
+            return
         scan, key, name = entry.scan, entry.key, entry.name
 
         def task(context: TaskContext) -> np.ndarray | None:

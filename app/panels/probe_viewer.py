@@ -17,6 +17,8 @@ from ..context import AppContext
 from ..dialogs import PROBE_FILTER
 from ..session import ScanEntry
 from ..widgets.amplitude_phase import AmplitudePhaseView
+from ..workers import Job, TaskContext
+from ..workers.tasks import LoadedScan
 
 
 def _length(px: float, metres: float | None) -> str:
@@ -95,15 +97,22 @@ class ProbeViewer(QWidget):
         if path is not None:
             self.load_probe_file(path)
 
-    def load_probe_file(self, path: Path) -> bool:
-        """Replace the selected scan's probe with the one in ``path``; False (and a dialog)
-        if the file is unusable, leaving the scan as it was."""
+    def load_probe_file(self, path: Path) -> Job | None:
+        """Replace the selected scan's probe with the one in ``path``, in a worker (the
+        summary of a lazy scan re-reads patterns); an unusable file leaves the scan as it
+        was and shows a dialog."""
         entry = self.context.session.current_scan()
         if entry is None:
-            return False
-        with self.context.reporter.guard("Load probe"):
-            probe = load_probe(path, entry.scan.N)
-            scan = replace_probe(entry.scan, probe, source=path)
-            self.context.session.replace_scan(entry.key, scan, summarize_scan(scan))
-            return True
-        return False
+            return None
+        key, scan, path = entry.key, entry.scan, Path(path)
+
+        def task(context: TaskContext) -> LoadedScan:
+            context.report(0, 0, f"Loading the probe from {path.name}…")
+            replaced = replace_probe(scan, load_probe(path, scan.N), source=path)
+            return LoadedScan(entry.path, replaced, summarize_scan(replaced))
+
+        def store(loaded: LoadedScan) -> None:
+            if self.context.session.entry(key) is not None:
+                self.context.session.replace_scan(key, loaded.scan, loaded.summary)
+
+        return self.context.jobs.start("Load probe", task, on_success=store)

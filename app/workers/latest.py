@@ -34,6 +34,11 @@ class LatestOnly(QObject):
     def generation(self) -> int:
         return self._generation
 
+    @property
+    def pending(self) -> bool:
+        """True while the current request's job runs (its answer is still wanted)."""
+        return self._job is not None and self._job.is_running
+
     def request(self, task: Task, on_result: Callable[[Any], None], *,
                 title: str | None = None) -> Job:
         """Start ``task``; ``on_result(result)`` runs in the GUI thread if still current."""

@@ -28,10 +28,14 @@ class JobManager(QObject):
 
     def start(self, title: str, task: Task, *,
               on_success: Callable[[Any], None] | None = None,
-              report_errors: bool = True, generation: int = 0) -> Job:
+              report_errors: bool = True, generation: int = 0,
+              message: str | None = None) -> Job:
         """Run ``task`` in a thread; failures go to ``jobFailed`` unless ``report_errors``
-        is False (the caller then handles ``job.failed`` itself)."""
+        is False (the caller then handles ``job.failed`` itself). ``message`` is shown in
+        the status bar until the task reports its own."""
         job = Job(title, task, self, generation=generation)
+        if message:
+            job.message = message
         if on_success is not None:
             job.succeeded.connect(on_success)
         if report_errors:

@@ -57,8 +57,12 @@ def open_archive(path: Path) -> zipfile.ZipFile:
                           "copy or export the bundle again", source=path) from None
 
 
-def checked_listing(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
-    """Name -> ZipInfo after every listing check (done before anything is inflated)."""
+def checked_listing(archive: zipfile.ZipFile, path: Path, limits: dict[str, int] | None = None
+                    ) -> dict[str, zipfile.ZipInfo]:
+    """Name -> ZipInfo after every listing check (done before anything is inflated).
+
+    limits: largest uncompressed size per member name (default MAX_MEMBER_BYTES).
+    """
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
         raise BundleError(f"holds {len(infos)} members; a bundle has at most {MAX_MEMBERS}, "
@@ -75,7 +79,8 @@ def checked_listing(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.Z
         listing[info.filename] = info
     total = 0
     for info in listing.values():
-        _check_info(info, path)
+        _check_info(info, path, min(MAX_MEMBER_BYTES, (limits or {}).get(info.filename,
+                                                                          MAX_MEMBER_BYTES)))
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
         raise BundleError(f"members declare {total} bytes in all, more than the "
@@ -83,16 +88,16 @@ def checked_listing(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.Z
     return listing
 
 
-def _check_info(info: zipfile.ZipInfo, path: Path) -> None:
+def _check_info(info: zipfile.ZipInfo, path: Path, limit: int) -> None:
     name = info.filename
     if info.flag_bits & 0x1:
         raise BundleError("is encrypted; bundles are never encrypted", source=path, key=name)
     if info.compress_type not in _METHODS:
         raise BundleError(f"uses compression method {info.compress_type}; bundles use only "
                           "stored or deflated members", source=path, key=name)
-    if info.file_size > MAX_MEMBER_BYTES:
+    if info.file_size > limit:
         raise BundleError(f"declares {info.file_size} bytes uncompressed, more than the "
-                          f"{MAX_MEMBER_BYTES} bytes allowed; refused", source=path, key=name)
+                          f"{limit} bytes allowed; refused", source=path, key=name)
     ratio = info.file_size / max(info.compress_size, 1)
     if info.file_size > RATIO_FLOOR_BYTES and ratio > MAX_COMPRESSION_RATIO:
         raise BundleError(f"would inflate {ratio:.0f}x ({info.compress_size} -> "

@@ -46,6 +46,7 @@ def export_bundle(source: Any, path: str | Path, *, evaluate: bool = False,
     prepared = export_source(source, scan=scan)
     metrics = training_metrics(prepared) if evaluate else None
     members = bundle_members(prepared, metrics)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as handle:
         write_archive(handle, members)
     return path

@@ -31,6 +31,8 @@ PROBE = "probe.npy"
 CONFIG = "config.toml"
 HISTORY = "history.csv"
 REQUIRED_MEMBERS = (WEIGHTS, PROBE, CONFIG, HISTORY)
+MEMBER_LIMITS = {MANIFEST: 16 << 20, CONFIG: 1 << 20, HISTORY: 256 << 20, PROBE: 256 << 20}
+"""Largest uncompressed size (bytes) accepted per member; others: archive.MAX_MEMBER_BYTES."""
 
 PROBE_NORMALISATION = "mean modulus in N/4 disc"
 """The probe is divided so that mean |disc(N/4) * probe| over the N x N array = 1/probe_scale."""

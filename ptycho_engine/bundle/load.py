@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import PtychoConfig, from_dict, tomllib
+from ..config import PtychoConfig, from_dict, to_dict, tomllib
 from ..errors import BundleError, ConfigError
 from ..observer import EpochRecord
 from .archive import checked_listing, open_archive, read_member
@@ -29,6 +29,7 @@ from .format import (
     CONFIG,
     HISTORY,
     MANIFEST,
+    MEMBER_LIMITS,
     PROBE,
     REQUIRED_MEMBERS,
     WEIGHTS,
@@ -108,7 +109,6 @@ class Bundle:
 
 def _blank_module(config: PtychoConfig, intensity_scale: float, canvas: int) -> Any:
     """A PtychoPINNModule whose weights are about to be replaced; torch's RNG is left as it was."""
-    from ..config import to_dict
     from ..module import PtychoPINNModule
 
     with torch.random.fork_rng(devices=[]):
@@ -120,7 +120,7 @@ def load_bundle(path: str | Path) -> Bundle:
     """Open and check a bundle; BundleError naming the file and the member on any problem."""
     path = Path(path)
     with open_archive(path) as archive:
-        listing = checked_listing(archive, path)
+        listing = checked_listing(archive, path, MEMBER_LIMITS)
         if MANIFEST not in listing:
             raise BundleError("missing: this zip is not a Ptycho Studio model bundle, or it "
                               "was damaged", source=path, key=MANIFEST)
@@ -129,6 +129,7 @@ def load_bundle(path: str | Path) -> Bundle:
         check_version(manifest, source=path)
         verify_manifest_seal(raw_manifest, manifest, source=path)
         members = _read_listed_members(archive, listing, manifest, path)
+    _check_sections(manifest, path)
     config = _config(manifest, members[CONFIG], path)
     state = _weights(members[WEIGHTS], path)
     _check_manifest_numbers(manifest, config, state, path)
@@ -142,13 +143,26 @@ def load_bundle(path: str | Path) -> Bundle:
 def _parse_manifest(raw: bytes, path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BundleError(f"is not valid JSON ({error}); the bundle is damaged",
-                          source=path, key=MANIFEST) from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise BundleError(f"is not valid JSON ({type(error).__name__}: {error}); the bundle "
+                          "is damaged", source=path, key=MANIFEST) from None
     if not isinstance(manifest, dict):
         raise BundleError(f"holds a JSON {type(manifest).__name__}, not an object",
                           source=path, key=MANIFEST)
     return manifest
+
+
+_SECTIONS = {"probe": dict, "weights": dict, "training": dict, "provenance": dict,
+             "metrics": (dict, type(None)), "engine_version": str, "created": str}
+
+
+def _check_sections(manifest: dict[str, Any], path: Path) -> None:
+    """The descriptive parts have the types ``info`` relies on."""
+    for key, kind in _SECTIONS.items():
+        if not isinstance(manifest.get(key), kind):
+            raise BundleError(f"is {type(manifest.get(key)).__name__}, not the expected "
+                              f"{getattr(kind, '__name__', 'table or null')}", source=path,
+                              key=f"{MANIFEST}: {key}")
 
 
 def _read_listed_members(archive: Any, listing: dict[str, Any], manifest: dict[str, Any],
@@ -192,7 +206,7 @@ def _config(manifest: dict[str, Any], config_toml: bytes, path: Path) -> PtychoC
                           "version or edited", source=path, key=f"{MANIFEST}: config") from None
     try:
         human = from_dict(tomllib.loads(config_toml.decode("utf-8")))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError, ConfigError) as error:
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, ConfigError, RecursionError) as error:
         raise BundleError(f"invalid ({error})", source=path, key=CONFIG) from None
     if human != config:
         raise BundleError(f"disagrees with the config in {MANIFEST}; the bundle is "

@@ -54,42 +54,48 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _number(value: Any, digits: int = 5) -> str:
+    """A number for people: floats to ``digits`` significant digits, None as '-'."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.{digits}g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return str(value)
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def format_bundle_summary(summary: dict[str, Any]) -> str:
     """The readable text of ``ptycho-engine info``."""
-    training = summary.get("training") or {}
-    provenance = summary.get("provenance") or {}
-    probe = summary.get("probe") or {}
-    weights = summary.get("weights") or {}
-    normalisation = probe.get("normalisation") or {}
-    seconds = training.get("seconds")
+    training, provenance = _table(summary.get("training")), _table(summary.get("provenance"))
+    probe, weights = _table(summary.get("probe")), _table(summary.get("weights"))
+    normalisation = _table(probe.get("normalisation"))
+    shape = probe.get("shape")
+    shape = "x".join(str(n) for n in shape) if isinstance(shape, list) else str(shape)
     rows = [
         ("bundle", f"{summary['path']} ({_megabytes(summary.get('file_bytes'))})"),
         ("format", f"{summary['format']} {summary['format_version']}, written by ptycho_engine "
                    f"{summary.get('engine_version')} on {summary.get('created')}"),
         ("network", f"N {summary['N']}, gridsize {summary['gridsize']}, "
-                    f"{weights.get('parameters', '?'):,} parameters (weights from "
+                    f"{_number(weights.get('parameters'))} parameters (weights from "
                     f"{weights.get('from', '?')})"),
         ("intensity scale", f"{_number(summary['intensity_scale'], 7)} trained, "
                             f"{_number(summary['initial_intensity_scale'], 7)} from the data"),
-        ("probe", f"{'x'.join(str(n) for n in probe.get('shape', []))} {probe.get('dtype', '')}"
+        ("probe", f"{shape} {probe.get('dtype', '')}"
                   f", normalised: {normalisation.get('method')}, probe_scale "
                   f"{normalisation.get('probe_scale')}"),
-        ("training", f"{training.get('status', '?')}, {training.get('epochs', 0)} epochs"
-                     + (f" in {seconds:.0f} s" if seconds is not None else "")
-                     + (f" on {training['device']}" if training.get("device") else "")),
+        ("training", f"{training.get('status', '?')}, {_number(training.get('epochs'))} epochs"
+                     f" in {_number(training.get('seconds'), 3)} s on "
+                     f"{training.get('device') or 'an unknown device'}"),
         ("losses", f"final train {_number(training.get('final_train_loss'))}, val "
                    f"{_number(training.get('final_val_loss'))}; best val "
                    f"{_number(training.get('best_val_loss'))}"),
         ("training data", f"{provenance.get('source') or 'unknown'}, "
-                          f"{provenance.get('patterns') or '?'} patterns, sha256 "
-                          f"{(provenance.get('sha256') or '-')[:16]}"
+                          f"{_number(provenance.get('patterns'))} patterns, sha256 "
+                          f"{str(provenance.get('sha256') or '-')[:16]}"
                           + (f"… of the {provenance['hash_of']}" if provenance.get("hash_of")
                              else "")),
     ]

@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 RESULT_FORMATS = ("npz", "h5", "tiff")
 """= results.RESULT_FORMATS, spelled out so building the parser does not import torch."""
@@ -137,26 +138,36 @@ def scan_files(paths: list[Path]) -> list[Path]:
 
 
 def output_paths(scans: list[Path], out: Path, format: str | None) -> tuple[list[Path], str]:
-    """One result path per scan and the format: --out itself for one scan, else inside it."""
+    """One result path per scan and the format: --out itself for one scan, else inside it.
+
+    Refuses (PtychoError) an --out that is a file when several scans are given,
+    and any result that would overwrite one of the scans.
+    """
     from ..errors import PtychoError
     from ..results import RESULT_SUFFIXES, result_format
+    from ..tiff_export import tiff_paths
 
     if len(scans) == 1 and not out.is_dir():
-        return [out], result_format(out, format)
-    if out.exists() and not out.is_dir():
-        raise PtychoError(f"{out}: is a file; with several scans --out must be a folder")
-    chosen = format or "npz"
-    suffix = "" if chosen == "tiff" else RESULT_SUFFIXES[chosen]
-    names: list[str] = []
-    for number, scan in enumerate(scans, start=1):
-        name = scan.stem
-        if name in names:
-            name = f"{scan.stem}_{number}"
-        names.append(name)
-    return [out / f"{name}{suffix}" for name in names], chosen
+        targets, chosen = [out], result_format(out, format)
+    else:
+        if out.exists() and not out.is_dir():
+            raise PtychoError(f"{out}: is a file; with several scans --out must be a folder")
+        chosen = format or "npz"
+        suffix = "" if chosen == "tiff" else RESULT_SUFFIXES[chosen]
+        names: list[str] = []
+        for number, scan in enumerate(scans, start=1):
+            names.append(f"{scan.stem}_{number}" if scan.stem in names else scan.stem)
+        targets = [out / f"{name}{suffix}" for name in names]
+    written = {p.resolve() for t in targets
+               for p in (tiff_paths(t) if chosen == "tiff" else (t,))}
+    for scan in scans:
+        if scan.resolve() in written:
+            raise PtychoError(f"{scan}: a result would overwrite this scan; choose another --out "
+                              "(or --format)")
+    return targets, chosen
 
 
-def load_model(path: Path, device: str | None):
+def load_model(path: Path, device: str | None) -> tuple[Any, list[Any]]:
     """(module, training history) from a bundle, a run folder or a checkpoint."""
     from ..bundle import load_bundle
     from ..callbacks import read_history
@@ -181,6 +192,8 @@ def _one_line(error: BaseException, path: Path) -> str:
 def run_reconstruct(args: argparse.Namespace) -> int:
     import time
 
+    import torch
+
     from ..errors import PtychoError
     from ..inference import reconstruct
     from ..io import load_scan
@@ -191,8 +204,8 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     targets, chosen = output_paths(scans, args.out, args.format)
     module, history = load_model(args.model, args.device)
     probe = module.probe.detach().cpu().numpy()
-    if len(scans) > 1:
-        args.out.mkdir(parents=True, exist_ok=True)
+    for folder in {target.parent for target in targets}:
+        folder.mkdir(parents=True, exist_ok=True)
     failed: list[Path] = []
     for number, (scan_path, target) in enumerate(zip(scans, targets, strict=True), start=1):
         prefix = f"[{number}/{len(scans)}] {scan_path}"
@@ -205,10 +218,11 @@ def run_reconstruct(args: argparse.Namespace) -> int:
                 metadata=ProductMetadata.from_scan(scan, name=scan_path.stem),
                 loss_values=[r.train_loss for r in history],
                 loss_epochs=[r.epoch for r in history])
-        except (PtychoError, OSError) as error:
+        except (PtychoError, OSError, MemoryError, torch.cuda.OutOfMemoryError) as error:
             failed.append(scan_path)
-            print(f"{prefix}: FAILED, skipped: {_one_line(error, scan_path)}", file=sys.stderr,
-                  flush=True)
+            reason = (_one_line(error, scan_path) if isinstance(error, (PtychoError, OSError))
+                      else "out of memory; try a smaller --batch-size")
+            print(f"{prefix}: FAILED, skipped: {reason}", file=sys.stderr, flush=True)
             continue
         height, width = recon.object.shape
         print(f"{prefix}: wrote {', '.join(str(p) for p in written)}: {height}x{width} object "

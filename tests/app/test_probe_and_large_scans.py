@@ -40,6 +40,7 @@ def test_loading_a_probe_replaces_it_and_a_wrong_shape_is_refused(qtbot, make_wi
     np.save(wrong, np.ones((20, 20), np.complex64))
     dialogs.files_to_open = [wrong]
     window.findChild(QWidget, "loadProbeButton").click()
+    qtbot.waitUntil(lambda: len(dialogs.errors) == 1 and not window.jobs.busy)
     title, text, _ = dialogs.errors[-1]
     assert title == "Load probe" and "wrong.npy" in text and "(16, 16)" in text
     assert np.array_equal(window.session.current_scan().scan.probe, original)
@@ -50,6 +51,8 @@ def test_loading_a_probe_replaces_it_and_a_wrong_shape_is_refused(qtbot, make_wi
         file["entry_1/instrument_1/source_1/illumination"] = new_probe
     dialogs.files_to_open = [good]
     window.findChild(QWidget, "loadProbeButton").click()
+    qtbot.waitUntil(lambda: not window.jobs.busy
+                    and "probe_file" in window.session.current_scan().scan.metadata.extra)
     entry = window.session.current_scan()
     assert np.array_equal(entry.scan.probe, new_probe)
     assert "loaded from probe.h5" in window.findChild(QLabel, "probeInfo").text()

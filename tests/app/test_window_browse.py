@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -69,7 +69,7 @@ def test_clicking_a_position_selects_its_pattern(qtbot, make_window, tiny_scan_f
     plot_widget = window.positions_plot.plot_widget
     qtbot.waitUntil(lambda: plot_widget.getPlotItem().getViewBox().viewRange()[0][1] > 0)
     target = 17
-    scene_point = window.positions_plot.scatter.mapToScene(QPointF(*scan.positions[target]))
+    scene_point = window.positions_plot.scatters[0].mapToScene(QPointF(*scan.positions[target]))
     view_point = plot_widget.mapFromScene(scene_point)
     qtbot.mouseClick(plot_widget.viewport(), Qt.MouseButton.LeftButton,
                      pos=QPoint(view_point.x(), view_point.y()))
@@ -156,3 +156,84 @@ def test_export_writes_a_scan_the_engine_reads_back(qtbot, make_window, dialogs,
     assert title == "Export scan" and "exported.cxi" in text and "wavelength" in text
     assert "Traceback" in details
     assert not dialogs.file_to_save.exists()
+
+
+def test_window_stays_responsive_and_shows_progress_while_a_file_loads(qtbot, make_window,
+                                                                       monkeypatch,
+                                                                       tiny_scan_file: Path):
+    import threading
+
+    import app.workers.tasks as tasks
+
+    release = threading.Event()
+    real_load = tasks.load_scan
+
+    def slow_load(path):
+        release.wait(10)  # a large file being read
+        return real_load(path)
+
+    monkeypatch.setattr(tasks, "load_scan", slow_load)
+    window = make_window([tiny_scan_file])
+    status = window.status
+    qtbot.waitUntil(lambda: status.progress.isVisibleTo(window))
+    assert "Opening tiny_scan.npz" in status.task_label.text()
+    assert status.progress.maximum() == 0  # a busy bar: the size is unknown
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(1)
+    qtbot.waitUntil(lambda: len(ticks) >= 5)  # the event loop runs while the file loads
+    timer.stop()
+    assert window.session.scans() == []
+    release.set()
+    wait_for_scans(qtbot, window, 1)
+    assert not status.progress.isVisibleTo(window)
+
+
+def test_widgets_have_stable_object_names(make_window):
+    import app
+
+    window = make_window()
+    assert app.create_main_window.__module__ == "app.main_window"
+    for name in ("scanList", "diffractionView", "patternIndex", "positionsPlot",
+                 "configEditor", "probeView", "cursorReadout", "deviceLabel"):
+        assert window.findChild(QWidget, name) is not None, name
+    for dock in ("scansDock", "diffractionDock", "positionsDock", "probeDock", "configDock"):
+        assert window.findChild(QWidget, dock) is window.docks[dock]
+
+
+def test_a_running_mean_is_not_restarted_and_a_stale_one_is_dropped(qtbot, make_window,
+                                                                    monkeypatch, dialogs,
+                                                                    tiny_scan_file: Path,
+                                                                    tmp_path: Path):
+    import threading
+
+    import app.panels.diffraction_viewer as viewer_module
+
+    release = threading.Event()
+    real_mean = viewer_module.mean_intensity
+
+    def held_mean(scan, **kwargs):
+        release.wait(10)
+        return real_mean(scan, **kwargs)
+
+    monkeypatch.setattr(viewer_module, "mean_intensity", held_mean)
+    other = tmp_path / "other.npz"
+    other.write_bytes(tiny_scan_file.read_bytes())
+    window = make_window([tiny_scan_file, other])
+    wait_for_scans(qtbot, window, 2)
+    requests = window.diffraction_viewer._mean_requests
+    window.findChild(QCheckBox, "meanPatternToggle").setChecked(True)
+    qtbot.waitUntil(lambda: requests.pending)
+    generation = requests.generation
+    window.session.select_pattern(5)  # e.g. a click on the positions plot
+    qtbot.waitUntil(lambda: window.session.current_pattern == 5)
+    assert requests.generation == generation  # the running computation goes on
+    first = window.session.current_scan().key
+    window.session.select_scan(window.session.scans()[0].key)  # another scan: new request
+    assert requests.generation > generation
+    release.set()
+    qtbot.waitUntil(lambda: window.session.mean_pattern(window.session.current_scan().key)
+                    is not None and not window.jobs.busy)
+    assert window.session.mean_pattern(first) is None  # the superseded answer was dropped
+    assert dialogs.errors == []

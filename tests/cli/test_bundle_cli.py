@@ -92,3 +92,23 @@ def test_format_choices_match_the_engine():
     from ptycho_engine.results import RESULT_FORMATS
 
     assert CLI_FORMATS == RESULT_FORMATS
+
+
+def test_output_paths_never_overwrite_a_scan(tmp_path):
+    from ptycho_engine import PtychoError
+    from ptycho_engine.cli.model_commands import output_paths
+
+    a, b, c = tmp_path / "x" / "a.npz", tmp_path / "y" / "a.cxi", tmp_path / "b.h5"
+    assert output_paths([a], tmp_path / "r.h5", None) == ([tmp_path / "r.h5"], "h5")
+    assert output_paths([a], tmp_path / "r", "tiff") == ([tmp_path / "r"], "tiff")
+    out = tmp_path / "results"
+    assert output_paths([a, b, c], out, None) == (
+        [out / "a.npz", out / "a_2.npz", out / "b.npz"], "npz")
+    assert output_paths([a, c], out, "tiff")[0] == [out / "a", out / "b"]
+    with pytest.raises(PtychoError, match="would overwrite this scan"):
+        output_paths([a], a, None)
+    with pytest.raises(PtychoError, match="would overwrite this scan"):
+        output_paths([c, a], tmp_path, "h5")  # b.h5 -> tmp_path/b.h5
+    (tmp_path / "file").write_text("")
+    with pytest.raises(PtychoError, match="must be a folder"):
+        output_paths([a, b], tmp_path / "file", None)

@@ -397,6 +397,20 @@ def test_invalid_config_is_named(bundle_path, tmp_path):
         load_bundle(path)
 
 
+def test_crafted_manifests_are_refused(bundle_path, tmp_path):
+    members = members_of(bundle_path)
+    path = tmp_path / "crafted.ptyz"
+    write_zip(path, resealed(members, lambda m: m.update(training="fast")))
+    with pytest.raises(BundleError, match="manifest.json: training: is str"):
+        load_bundle(path)
+    write_zip(path, {**members, MANIFEST: b"[" * 200_000 + b"]" * 200_000})
+    with pytest.raises(BundleError, match="manifest.json: is not valid JSON"):
+        load_bundle(path)
+    write_zip(path, {**members, MANIFEST: b" " * (17 << 20)})
+    with pytest.raises(BundleError, match="manifest.json: declares .* bytes uncompressed"):
+        load_bundle(path)
+
+
 def test_weights_that_do_not_fit_are_named(bundle_path, tmp_path):
     members = members_of(bundle_path)
     wider = tiny_config(**{"model.n_filters_scale": 2})
