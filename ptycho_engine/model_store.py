@@ -50,15 +50,12 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device | None = None) -> Any:
     """Rebuild a PtychoPINNModule from a checkpoint file, in eval mode, on ``device``."""
-    from .module import PtychoPINNModule
-
     path = Path(path)
     checkpoint = read_checkpoint(path)
     hparams = dict(checkpoint["hyper_parameters"])
     try:
-        module = PtychoPINNModule(config=hparams["config"],
-                                  intensity_scale=float(hparams["intensity_scale"]),
-                                  canvas=int(hparams["canvas"]))
+        with torch.random.fork_rng(devices=[]):  # building draws init weights: keep the
+            module = _build_module(hparams)      # caller's random state untouched
         module.load_state_dict(checkpoint["state_dict"], strict=True)
     except PtychoError:
         raise
@@ -66,6 +63,14 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device | None = Non
         raise BundleError(f"does not match this engine's model ({error}); it was made by an "
                           "incompatible version", source=path) from None
     return module.to(resolve_device(device)).eval()
+
+
+def _build_module(hparams: dict[str, Any]) -> Any:
+    from .module import PtychoPINNModule
+
+    return PtychoPINNModule(config=hparams["config"],
+                            intensity_scale=float(hparams["intensity_scale"]),
+                            canvas=int(hparams["canvas"]))
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -83,6 +88,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 def resolve_model(model: Any, *, device: str | torch.device | None = None) -> Any:
     """A PtychoPINNModule from a module, a TrainingResult, a run folder, a .ckpt or a bundle."""
+    if isinstance(model, (str, Path)):
+        return _model_from_path(Path(model), device)
     from .module import PtychoPINNModule
 
     if isinstance(model, PtychoPINNModule):
@@ -91,7 +98,11 @@ def resolve_model(model: Any, *, device: str | torch.device | None = None) -> An
         return resolve_model(model.module, device=device)
     if hasattr(model, "to_module"):  # a loaded bundle
         return model.to_module(device=device)
-    path = Path(model)
+    raise PtychoError(f"cannot use a {type(model).__name__} as a model; give a run folder, "
+                      "a .ckpt file, a bundle, or a trained module")
+
+
+def _model_from_path(path: Path, device: str | torch.device | None) -> Any:
     if path.is_dir():
         return load_checkpoint(find_checkpoint(path), device=device)
     if path.suffix == ".ckpt":

@@ -37,8 +37,8 @@ class ScanDetailsPanel(QWidget):
             0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)  # file names stay visible
+        self.table.setWordWrap(True)  # long values take two lines ...
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # ... paths keep their names
         self.warnings = QLabel(NO_WARNINGS)
         self.warnings.setObjectName("scanWarnings")
         self.warnings.setWordWrap(True)
@@ -65,6 +65,7 @@ class ScanDetailsPanel(QWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.table.setItem(row, column, item)
+        self.table.resizeRowsToContents()
         warnings = [] if entry is None else entry.summary["warnings"]
         if warnings:
             items = "".join(f"<li>{html.escape(text)}</li>" for text in warnings)

@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="ptycho-engine",
-        description="Ptycho Studio engine: simulate, inspect, train, reconstruct, evaluate.")
+        description="Ptycho Studio engine: simulate, inspect, train, reconstruct, evaluate, "
+                    "export, info, export-onnx.")
     parser.add_argument("--version", action="version", version=f"ptycho-engine {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data_commands.register(commands)
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `ptycho-engine info … | head`: the reader left
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
