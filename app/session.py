@@ -8,7 +8,7 @@ the window, which then calls the session.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,45 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ptycho_engine import ConfigError, PtychoConfig, Scan, validate, with_overrides
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A trained model the app can reconstruct with.
+
+    ``kind`` is 'training' (``source`` is the engine's TrainingResult of this session),
+    'run' (``source`` is a run folder) or 'bundle' (``source`` is a loaded Bundle).
+    ``run_dir`` is where its checkpoints live (None for a bundle); ``summary`` holds
+    plain facts for display (for a bundle, ``Bundle.summary()``).
+    """
+
+    kind: str
+    label: str
+    source: Any
+    N: int
+    run_dir: Path | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReconstructionEntry:
+    """A stitched object of one scan, what made it, and what it was compared with.
+
+    ``reconstruction`` is the engine's Reconstruction (object (H, W) complex64 in the
+    scan's pixel frame at ``offset``). ``reference`` is the comparison object or None:
+    the scan's ground truth (offset (0, 0)) or a loaded reference reconstruction, with
+    ``reference_offset`` (row, col) in the scan frame. ``metrics`` is
+    ``Evaluation.to_dict()`` against the reference (None without one).
+    """
+
+    reconstruction: Any
+    scan_key: int
+    scan_name: str
+    model_label: str
+    reference: np.ndarray | None = None
+    reference_offset: tuple[float, float] = (0.0, 0.0)
+    reference_label: str = ""
+    metrics: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +85,12 @@ class Session(QObject):
     - ``meanPatternChanged(key)``: a mean pattern was stored for scan ``key``
     - ``configChanged(config)``: a new valid config is current
     - ``configProblemsChanged(problems)``: [(dotted key, message)] of the edited values
-    - ``trainingAllowedChanged(allowed)``: a scan is selected and the config is valid
+    - ``trainingAllowedChanged(allowed)``: a scan is selected, the config is valid and no
+      training runs
+    - ``trainingRunningChanged(running)``: a training started or ended
+    - ``runsChanged()``: a run folder appeared or changed (a training started or ended)
+    - ``modelChanged(entry or None)``: the ModelEntry reconstructions use
+    - ``reconstructionChanged(entry or None)``: the ReconstructionEntry on show
     """
 
     scanAdded = Signal(object)
@@ -58,6 +102,10 @@ class Session(QObject):
     configChanged = Signal(object)
     configProblemsChanged = Signal(list)
     trainingAllowedChanged = Signal(bool)
+    trainingRunningChanged = Signal(bool)
+    runsChanged = Signal()
+    modelChanged = Signal(object)
+    reconstructionChanged = Signal(object)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -69,6 +117,9 @@ class Session(QObject):
         self._config = PtychoConfig()
         self._problems: list[tuple[str, str]] = []
         self._training_allowed = False
+        self._training_running = False
+        self._model: ModelEntry | None = None
+        self._reconstruction: ReconstructionEntry | None = None
 
     # ------------------------------------------------------------------ scans
     def scans(self) -> list[ScanEntry]:
@@ -196,8 +247,44 @@ class Session(QObject):
             self._problems = list(problems)
             self.configProblemsChanged.emit(self.config_problems)
 
+    # --------------------------------------------------------------- training
+    @property
+    def training_running(self) -> bool:
+        return self._training_running
+
+    def set_training_running(self, running: bool) -> None:
+        """A training started (True) or ended (False); Train is disabled meanwhile."""
+        if running != self._training_running:
+            self._training_running = running
+            self.trainingRunningChanged.emit(running)
+            self.runsChanged.emit()
+        self._update_training_allowed()
+
+    def notify_runs_changed(self) -> None:
+        """Run folders changed on disk (e.g. a run was written); lists should re-read them."""
+        self.runsChanged.emit()
+
+    # ------------------------------------------------ model and reconstruction
+    @property
+    def model(self) -> ModelEntry | None:
+        return self._model
+
+    def set_model(self, entry: ModelEntry | None) -> None:
+        """Make ``entry`` the model that reconstructions use (None forgets it)."""
+        self._model = entry
+        self.modelChanged.emit(entry)
+
+    @property
+    def reconstruction(self) -> ReconstructionEntry | None:
+        return self._reconstruction
+
+    def set_reconstruction(self, entry: ReconstructionEntry | None) -> None:
+        self._reconstruction = entry
+        self.reconstructionChanged.emit(entry)
+
     def _update_training_allowed(self) -> None:
-        allowed = not self._problems and self.current_scan() is not None
+        allowed = (not self._problems and self.current_scan() is not None
+                   and not self._training_running)
         if allowed != self._training_allowed:
             self._training_allowed = allowed
             self.trainingAllowedChanged.emit(allowed)

@@ -50,6 +50,21 @@ _LAZY = {
     "config_presets": ".presets",
     "config_preset": ".presets",
     "system_info": ".platform_info",
+    "train": ".training",
+    "TrainingResult": ".training",
+    "TrainingObserver": ".observer",
+    "EpochRecord": ".observer",
+    "CancelToken": ".observer",
+    "reconstruct": ".inference",
+    "Reconstruction": ".inference",
+    "evaluate": ".metrics",
+    "Evaluation": ".metrics",
+    "export_bundle": ".bundle",
+    "load_bundle": ".bundle",
+    "Bundle": ".bundle",
+    "save_reconstruction": ".results",
+    "load_reconstruction": ".results",
+    "ProductMetadata": ".product",
 }
 
 

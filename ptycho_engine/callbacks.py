@@ -2,8 +2,10 @@
 
 - ``StopControl``: cancel token and time budget, checked before every batch.
 - ``ObserverBridge``: epoch records, CSV history, previews and NaN detection.
-- ``AtomicModelCheckpoint``: checkpoints written through a temp file and
-  ``os.replace``, never for an epoch that was cut short.
+- ``AtomicModelCheckpoint``: checkpoints saved after the epoch's history row,
+  never for an epoch that was cut short, written by ``AtomicCheckpointIO``
+  through ``atomic_write`` (temp file, fsync, ``os.replace``), so a kill or a
+  full disk at any moment leaves the previous checkpoint whole.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import contextlib
 import csv
 import io
 import math
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from .atomic import write_bytes_atomic
 from .errors import TrainingError
@@ -146,21 +149,48 @@ class ObserverBridge(Callback):
             self.observer.preview(record.epoch, amplitude, phase)
 
 
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, but through ``atomic_write``: fsync, then ``os.replace``.
+
+    Lightning's own writer replaces the file without an fsync; after a power cut
+    that can leave an empty checkpoint. Errors are FileWriteErrors naming the file.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
+                        storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO takes no storage_options")
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, buffer.getvalue())
+
+
 class AtomicModelCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that writes via temp file + os.replace and skips cut-short epochs."""
+    """ModelCheckpoint that saves after the history row and skips cut-short epochs.
+
+    Saving at the end of the training epoch (Lightning calls checkpoint callbacks
+    after the others) means history.csv already holds the epoch when its
+    checkpoint appears: a kill between the two makes the resumed run redo that
+    epoch, never skip its row. A failed write (disk full) stops training with a
+    TrainingError; the previous checkpoint stays as it was.
+    """
 
     def __init__(self, stop: StopControl, **kwargs: Any):
+        kwargs.setdefault("save_on_train_epoch_end", True)
         super().__init__(**kwargs)
         self.stop = stop
 
     def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
         if self.stop.cut_short:
             return
-        path = Path(filepath)
-        temp = path.with_name(f".{path.name}.partial")
-        trainer.save_checkpoint(str(temp), self.save_weights_only)
-        if trainer.is_global_zero:
-            os.replace(temp, path)
+        try:
+            trainer.save_checkpoint(filepath, self.save_weights_only)
+        except OSError as error:  # a FileWriteError from AtomicCheckpointIO
+            raise TrainingError(
+                f"{error}. Training stopped after epoch {trainer.current_epoch + 1}; the "
+                f"checkpoints already in {Path(filepath).parent} are kept: free space, then "
+                "continue with --resume") from error
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath
         if trainer.is_global_zero:

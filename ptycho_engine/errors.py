@@ -62,3 +62,19 @@ class TrainingError(PtychoError):
 
 class TrainingCancelled(PtychoError):
     """Training was stopped on request; the last checkpoint is kept."""
+
+
+class FileWriteError(PtychoError, OSError):
+    """A file could not be written (disk full, no permission, read-only disk).
+
+    Also an ``OSError`` (same ``errno``), so older ``except OSError`` handlers still
+    catch it. Raised by ``atomic.atomic_write``, which leaves the previous file intact.
+    """
+
+    def __init__(self, errno: int | None, message: str, path: str | Path):
+        super().__init__(errno, message, str(path))
+        self.message = message
+        self.path = str(path)
+
+    def __str__(self) -> str:
+        return self.message

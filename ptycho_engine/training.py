@@ -19,7 +19,13 @@ import numpy as np
 import torch
 
 from .atomic import write_bytes_atomic
-from .callbacks import AtomicModelCheckpoint, ObserverBridge, StopControl, read_history
+from .callbacks import (
+    AtomicCheckpointIO,
+    AtomicModelCheckpoint,
+    ObserverBridge,
+    StopControl,
+    read_history,
+)
 from .config import PtychoConfig, load_config, save_config, to_dict
 from .datamodule import PtychoDataModule
 from .errors import ConfigError, PtychoError, TrainingCancelled, TrainingError
@@ -218,7 +224,8 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
     trainer = L.Trainer(
         accelerator=chosen, devices=devices or 1, num_nodes=num_nodes,
         strategy=strategy or "auto", precision=_precision(config, chosen),
-        max_epochs=training.epochs, callbacks=callbacks, logger=_extra_logger(config, run_path),
+        max_epochs=training.epochs, callbacks=callbacks, plugins=[AtomicCheckpointIO()],
+        logger=_extra_logger(config, run_path),
         default_root_dir=str(run_path), enable_progress_bar=progress_bar,
         enable_model_summary=False, deterministic=False, num_sanity_val_steps=0,
         log_every_n_steps=1)

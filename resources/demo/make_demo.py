@@ -14,10 +14,10 @@ from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
 
 DEMO_SPEC = SimulationSpec(
     object="siemens",
-    probe="focused",
-    probe_diameter_px=16.0,
+    probe="defocused",
+    probe_diameter_px=28.0,
     scan="fermat",
-    patterns=1200,
+    patterns=840,
     N=64,
     step_px=5.0,
     photons=1e6,

@@ -24,7 +24,7 @@ PRESETS = {
     # the "quick look (CPU)" preset: narrow network, overlap constraint on
     "quick": {"data.gridsize": 2, "data.neighbor_count": 6, "data.n_groups": 0,
               "model.n_filters_scale": 1, "training.batch_size": 16,
-              "training.learning_rate": 2e-3, "training.min_learning_rate": 1e-4,
+              "training.learning_rate": 1e-3, "training.min_learning_rate": 1e-4,
               "training.lr_patience": 3},
     # the reference's settings (n_filters_scale 2)
     "reference": {"data.gridsize": 2, "data.neighbor_count": 6, "data.n_groups": 0,
@@ -42,6 +42,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photons", type=float, default=1e6)
     parser.add_argument("--patterns", type=int, default=2000)
+    parser.add_argument("--probe", default="defocused", help="disc, focused or defocused")
+    parser.add_argument("--probe-diameter", type=float, default=28.0, help="pixels")
+    parser.add_argument("--step", type=float, default=5.0, help="scan step, pixels")
     parser.add_argument("--minutes", type=float, default=20.0, help="training time budget")
     parser.add_argument("--stages", default="1,3,6,10,15,20,30,40,60,80,100",
                         help="cumulative epoch counts after which to evaluate")
@@ -61,7 +64,8 @@ def main() -> None:
     overrides = dict(PRESETS[args.preset])
     overrides.update(dict(parse_assignment(text) for text in args.settings))
     overrides["training.device"] = args.device
-    spec = SimulationSpec(object="siemens", N=64, patterns=args.patterns, step_px=5.0,
+    spec = SimulationSpec(object="siemens", N=64, patterns=args.patterns, step_px=args.step,
+                          probe=args.probe, probe_diameter_px=args.probe_diameter,
                           photons=args.photons, seed=args.seed)
     started = time.perf_counter()
     scan = simulate_from_spec(spec)

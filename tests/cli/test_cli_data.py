@@ -11,10 +11,10 @@ from .conftest import run_cli
 def test_inspect_demo_scan_text_and_json(demo_scan):
     text = run_cli("inspect", demo_scan)
     assert text.returncode == 0, text.stderr
-    assert "1200" in text.stdout and "64" in text.stdout
+    assert "840" in text.stdout and "64" in text.stdout
     as_json = run_cli("inspect", demo_scan, "--json")
     summary = json.loads(as_json.stdout)
-    assert summary["patterns"] == 1200 and summary["N"] == 64
+    assert summary["patterns"] == 840 and summary["N"] == 64
     assert 0.9e6 < summary["mean_photons_per_pattern"] < 1.1e6
     assert summary["warnings"] == []
 
