@@ -21,7 +21,7 @@ test: $(STAMP)
 # The headless demo: describe the demo scan, train for 3 minutes, reconstruct, score.
 demo: $(STAMP)
 	$(VENV)/bin/ptycho-engine inspect $(DEMO)
-	$(VENV)/bin/ptycho-engine train --scan $(DEMO) --out runs/demo --config resources/quick_look_cpu.toml --time-limit 3
+	$(VENV)/bin/ptycho-engine train --scan $(DEMO) --out runs/demo --preset "quick look (CPU)" --time-limit 3
 	$(VENV)/bin/ptycho-engine reconstruct --model runs/demo --scan $(DEMO) --out runs/demo/reconstruction.npz
 	$(VENV)/bin/ptycho-engine evaluate runs/demo/reconstruction.npz --truth $(DEMO)
 

@@ -31,11 +31,13 @@ def config_presets() -> tuple[ConfigPreset, ...]:
     return (
         ConfigPreset(
             "quick look (CPU)",
-            "A first look at a scan in a few minutes on a laptop: a narrow network, "
-            "single-pattern groups, few epochs, on the CPU.",
-            (("data.gridsize", 1), ("data.n_groups", 512), ("model.n_filters_scale", 1),
-             ("training.epochs", 10), ("training.batch_size", 16), ("training.device", "cpu"),
-             ("training.precision", "32"), ("training.early_stop_patience", 0)),
+            "A first look at a scan in a few minutes on a CPU: a narrow network, 2 x 2 "
+            "overlapping groups (four patterns per network pass), every scan position.",
+            (("data.gridsize", 2), ("data.neighbor_count", 6), ("data.n_groups", 0),
+             ("model.n_filters_scale", 1), ("training.epochs", 30),
+             ("training.batch_size", 16), ("training.learning_rate", 1e-3),
+             ("training.lr_patience", 3), ("training.device", "auto"),
+             ("training.precision", "auto"), ("training.early_stop_patience", 0)),
         ),
         ConfigPreset(
             "full quality (GPU)",

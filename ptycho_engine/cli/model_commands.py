@@ -20,6 +20,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train PtychoPINN on a scan")
     train.add_argument("--scan", type=Path, required=True, help="scan file (NPZ or CXI)")
     train.add_argument("--config", type=Path, help="config TOML")
+    train.add_argument("--preset", help="start from a named preset, e.g. 'quick look (CPU)' "
+                       "or 'full quality (GPU)' (applied before --set)")
     train.add_argument("--set", dest="settings", action="append", default=[],
                        metavar="SECTION.KEY=VALUE", help="override one setting (repeatable)")
     train.add_argument("--epochs", type=int, help="shortcut for --set training.epochs=E")
@@ -75,6 +77,10 @@ def training_config(args: argparse.Namespace):
         config = load_config(args.out / "config.toml")
     else:
         config = PtychoConfig()
+    if args.preset:
+        from ..presets import config_preset
+
+        config = config_preset(args.preset).apply(config)
     overrides = dict(parse_assignment(text) for text in args.settings)
     if args.epochs is not None:
         overrides["training.epochs"] = args.epochs

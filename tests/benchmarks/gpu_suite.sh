@@ -36,8 +36,8 @@ log "quality after a short GPU training"
 : > "$out/quality.jsonl"
 for photons in 1e6 1e4; do
     timeout 110 "$py" tests/benchmarks/quality.py --device gpu --photons "$photons" \
-        --minutes 1.0 --stages 5,15,30,60,100 --preset reference \
-        --set training.compile=off --set training.batch_size=64 | tee -a "$out/quality.jsonl"
+        --minutes 1.0 --stages 5,15,30,60,100 --preset "full quality (GPU)" \
+        --set training.compile=off --set training.batch_size=64 --set training.early_stop_patience=0 | tee -a "$out/quality.jsonl"
 done
 
 log "summary"

@@ -5,7 +5,9 @@ preset for a fixed CPU/GPU time budget in stages (resuming the same run), and
 after each stage reconstructs the whole scan and scores it against the truth.
 
 Usage: python tests/benchmarks/quality.py [--photons 1e6] [--minutes 20] [--stages 2,5,10,20,40]
-       [--preset quick] [--set section.key=value ...] [--device cpu]
+       [--preset "quick look (CPU)"] [--set section.key=value ...] [--device cpu]
+
+Settings: the named engine preset (ptycho_engine.presets), then --set overrides.
 """
 
 from __future__ import annotations
@@ -19,18 +21,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-PRESETS = {
-    # the "quick look (CPU)" preset: narrow network, overlap constraint on
-    "quick": {"data.gridsize": 2, "data.neighbor_count": 6, "data.n_groups": 0,
-              "model.n_filters_scale": 1, "training.batch_size": 16,
-              "training.learning_rate": 1e-3, "training.min_learning_rate": 1e-4,
-              "training.lr_patience": 3},
-    # the reference's settings (n_filters_scale 2)
-    "reference": {"data.gridsize": 2, "data.neighbor_count": 6, "data.n_groups": 0,
-                  "model.n_filters_scale": 2},
-}
-
 
 def emit(**values) -> None:
     values.setdefault("machine", f"{platform.system()} {platform.machine()}, "
@@ -48,21 +38,23 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=20.0, help="training time budget")
     parser.add_argument("--stages", default="1,3,6,10,15,20,30,40,60,80,100",
                         help="cumulative epoch counts after which to evaluate")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
+    parser.add_argument("--preset", default="quick look (CPU)",
+                        help="an engine preset name, e.g. 'full quality (GPU)'")
     parser.add_argument("--set", dest="settings", action="append", default=[])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
 
-    from ptycho_engine.config import PtychoConfig, parse_assignment, with_overrides
+    from ptycho_engine.config import parse_assignment, with_overrides
     from ptycho_engine.inference import reconstruct
     from ptycho_engine.metrics import evaluate
+    from ptycho_engine.presets import config_preset
     from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
     from ptycho_engine.training import train
 
-    overrides = dict(PRESETS[args.preset])
-    overrides.update(dict(parse_assignment(text) for text in args.settings))
+    base = config_preset(args.preset).apply()
+    overrides = dict(parse_assignment(text) for text in args.settings)
     overrides["training.device"] = args.device
     spec = SimulationSpec(object="siemens", N=64, patterns=args.patterns, step_px=args.step,
                           probe=args.probe, probe_diameter_px=args.probe_diameter,
@@ -78,7 +70,7 @@ def main() -> None:
     for epochs in [int(e) for e in args.stages.split(",")]:
         if spent >= budget_s:
             break
-        config = with_overrides(PtychoConfig(), {**overrides, "training.epochs": epochs})
+        config = with_overrides(base, {**overrides, "training.epochs": epochs})
         started = time.perf_counter()
         result = train(scan, config, resume_from=run if (run / "checkpoints").exists() else None,
                        run_dir=run, time_limit_s=budget_s - spent)
