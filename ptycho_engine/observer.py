@@ -48,7 +48,7 @@ class TrainingObserver:
 
 
 class CancelToken:
-    """A thread-safe flag the trainer checks before every batch."""
+    """A thread-safe flag: a GUI or signal handler sets it, long work checks it between steps."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -58,4 +58,8 @@ class CancelToken:
 
     @property
     def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def __call__(self) -> bool:
+        """True once cancelled, so the token itself can serve as a ``should_stop`` callable."""
         return self._event.is_set()

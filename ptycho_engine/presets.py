@@ -36,7 +36,7 @@ def config_presets() -> tuple[ConfigPreset, ...]:
             (("data.gridsize", 2), ("data.neighbor_count", 6), ("data.n_groups", 0),
              ("model.n_filters_scale", 1), ("training.epochs", 30),
              ("training.batch_size", 16), ("training.learning_rate", 1e-3),
-             ("training.lr_patience", 3), ("training.device", "auto"),
+             ("training.lr_patience", 3), ("training.device", "cpu"),
              ("training.precision", "auto"), ("training.early_stop_patience", 0)),
         ),
         ConfigPreset(

@@ -97,6 +97,30 @@ def check_amplitudes(values: np.ndarray, *, source: str | None, key: str,
             source=source, key=key)
 
 
+def check_probe(probe: np.ndarray, N: int | None, *, source: str | Path | None,
+                key: str) -> np.ndarray:
+    """The probe as (N, N) complex64, or ScanFormatError (wrong shape, NaN/Inf, all zero).
+
+    N=None accepts any square size.
+    """
+    probe = np.asarray(probe)
+    expected = (N, N) if N is not None else (probe.shape[0], probe.shape[0])
+    if probe.ndim != 2 or probe.shape != expected:
+        target = f"({N}, {N}) to match the diffraction patterns" if N else "a square 2-D array"
+        raise ScanFormatError(f"has shape {probe.shape}; expected {target} (resample the "
+                              "probe to the pattern size)", source=source, key=key)
+    if probe.dtype.kind not in "fiuc":
+        raise ScanFormatError(f"has dtype {probe.dtype}; expected complex numbers",
+                              source=source, key=key)
+    probe = probe.astype(np.complex64)
+    if not np.isfinite(probe).all():
+        raise ScanFormatError("holds NaN or Inf values", source=source, key=key)
+    if not np.abs(probe).any():
+        raise ScanFormatError("is zero everywhere; a probe must illuminate something",
+                              source=source, key=key)
+    return probe
+
+
 class Scan:
     """Diffraction amplitudes, scan positions, probe, optional ground truth, metadata.
 
@@ -126,7 +150,7 @@ class Scan:
         self.diffraction = self._checked_diffraction(diffraction, source, diffraction_key)
         n, N = self.diffraction.shape[0], self.diffraction.shape[1]
         self.positions = self._checked_positions(positions, n, source, positions_key)
-        self.probe = self._checked_probe(probe, N, source, probe_key)
+        self.probe = check_probe(probe, N, source=source, key=probe_key)
         self.ground_truth = self._checked_ground_truth(ground_truth, source)
         self.warnings: tuple[str, ...] = tuple(self._find_warnings())
 
@@ -182,24 +206,6 @@ class Scan:
         if not np.isfinite(positions).all():
             raise ScanFormatError("holds NaN or Inf positions", source=source, key=key)
         return positions
-
-    @staticmethod
-    def _checked_probe(probe: np.ndarray, N: int, source: str | None, key: str) -> np.ndarray:
-        probe = np.asarray(probe)
-        if probe.shape != (N, N):
-            raise ScanFormatError(f"has shape {probe.shape}; expected ({N}, {N}) to match the "
-                                  "diffraction patterns (resample the probe to the pattern size)",
-                                  source=source, key=key)
-        if probe.dtype.kind not in "fiuc":
-            raise ScanFormatError(f"has dtype {probe.dtype}; expected complex numbers",
-                                  source=source, key=key)
-        probe = probe.astype(np.complex64)
-        if not np.isfinite(probe).all():
-            raise ScanFormatError("holds NaN or Inf values", source=source, key=key)
-        if not np.abs(probe).any():
-            raise ScanFormatError("is zero everywhere; a probe must illuminate something",
-                                  source=source, key=key)
-        return probe
 
     @staticmethod
     def _checked_ground_truth(obj: np.ndarray | None, source: str | None) -> np.ndarray | None:

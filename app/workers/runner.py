@@ -10,7 +10,6 @@ re-emits them there; so code that uses a Job may connect plain lambdas.
 
 from __future__ import annotations
 
-import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -18,23 +17,7 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-
-class CancelToken:
-    """A thread-safe flag: the GUI sets it, the work checks it between steps."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def __call__(self) -> bool:
-        """True once cancelled; pass the token itself as an engine ``should_stop``."""
-        return self._event.is_set()
+from ptycho_engine import CancelToken
 
 
 class TaskContext:

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from ..errors import ScanFormatError
-from ..scan import Scan
+from ..scan import Scan, check_probe
 from .cxi import PROBE_PATHS
 
 NPZ_PROBE_KEYS = ("probeGuess", "probe")
@@ -105,20 +105,10 @@ def load_probe(path: str | Path, N: int | None = None) -> np.ndarray:
         raise ScanFormatError(f"holds {probe.shape[0]} probe modes of {probe.shape[1:]}; "
                               "PtychoPINN uses one probe: save the first mode on its own",
                               source=path, key=key)
-    if probe.ndim != 2 or probe.dtype.kind not in "fiuc":
-        raise ScanFormatError(f"has shape {probe.shape} and dtype {probe.dtype}; expected a "
-                              "2-D complex (or real) array", source=path, key=key)
-    if N is not None and probe.shape != (N, N):
-        raise ScanFormatError(f"has shape {probe.shape}; expected ({N}, {N}) to match the "
-                              "scan's diffraction patterns (resample the probe to the pattern "
-                              "size)", source=path, key=key)
-    probe = probe.astype(np.complex64)
-    if not np.isfinite(probe).all():
-        raise ScanFormatError("holds NaN or Inf values", source=path, key=key)
-    if not np.abs(probe).any():
-        raise ScanFormatError("is zero everywhere; a probe must illuminate something",
-                              source=path, key=key)
-    return probe
+    if probe.ndim != 2:
+        raise ScanFormatError(f"has shape {probe.shape}; expected a 2-D complex (or real) "
+                              "array", source=path, key=key)
+    return check_probe(probe, N, source=path, key=key)
 
 
 def replace_probe(scan: Scan, probe: np.ndarray, *, source: str | Path | None = None) -> Scan:
