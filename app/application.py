@@ -24,6 +24,10 @@ def run_application(files: list[Path], *, config_path: Path | None = None) -> in
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Ptycho Studio")
     app.setOrganizationName("PtychoStudio")
+    app.setDesktopFileName("ptycho-studio")  # resources/ptycho-studio.desktop (Wayland app id)
+    from app.icons import app_icon
+
+    app.setWindowIcon(app_icon())  # title bars and the About box (QMessageBox.about)
     from app.main_window import create_main_window
 
     window = create_main_window(files, settings_dir=None, config_path=config_path)

@@ -13,7 +13,14 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QUrl, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFrame,
+    QMainWindow,
+    QScrollArea,
+    QWidget,
+)
 
 from ptycho_engine import system_info
 
@@ -26,13 +33,19 @@ from .panels.config_editor import ConfigEditor
 from .panels.diffraction_viewer import DiffractionViewer
 from .panels.positions_plot import PositionsPlot
 from .panels.probe_viewer import ProbeViewer
+from .panels.reconstruction_viewer import ReconstructionViewer
+from .panels.run_list import RunList
 from .panels.scan_browser import ScanBrowser
+from .panels.training_dashboard import TrainingDashboard
+from .runs import runs_root
 from .session import ScanEntry, Session
 from .settings import SettingsStore
 from .status_bar import StatusPanel
+from .training_control import TrainingController
 from .widgets.complex_image import ComplexImageView
 from .workers import Job, JobManager, TaskContext, run_in_thread
 from .workers.tasks import LoadedScan, export_scan_task, open_scan_task
+from .workers.training import warm_up_training
 
 log = logging.getLogger("ptycho_studio")
 EXPORT_FILTER = "PtychoPINN NPZ (*.npz);;CXI / HDF5 (*.cxi)"
@@ -42,6 +55,17 @@ def local_files(urls: list[QUrl]) -> list[Path]:
     """The local files among dropped URLs."""
     return [Path(url.toLocalFile()) for url in urls if url.isLocalFile()
             and Path(url.toLocalFile()).is_file()]
+
+
+def scrollable(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area: a large panel then never forces a minimum
+    window size, it scrolls when its dock is smaller than it."""
+    area = QScrollArea()
+    area.setObjectName(f"{widget.objectName() or 'panel'}Scroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -83,11 +107,15 @@ class MainWindow(QMainWindow):
     # --------------------------------------------------------------- panels
     def _build_panels(self) -> None:
         context = self.context
+        self.training = TrainingController(context, runs_root(self.settings.folder), self)
         self.scan_browser = ScanBrowser(context)
         self.diffraction_viewer = DiffractionViewer(context)
         self.positions_plot = PositionsPlot(context)
         self.probe_viewer = ProbeViewer(context)
         self.config_editor = ConfigEditor(context)
+        self.training_dashboard = TrainingDashboard(context, self.training)
+        self.reconstruction_viewer = ReconstructionViewer(context)
+        self.run_list = RunList(context, self.training)
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         scans = self.add_panel("Scans", self.scan_browser, "scansDock", left)
         diffraction = self.add_panel("Diffraction", self.diffraction_viewer, "diffractionDock",
@@ -97,20 +125,34 @@ class MainWindow(QMainWindow):
         self.add_panel("Config", self.config_editor, "configDock",
                        Qt.DockWidgetArea.RightDockWidgetArea)
         horizontal, vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
+        # left: scans over their positions; centre: diffraction, training, reconstruction and
+        # the run list as tabs (one tab group: Qt 6.11 leaves a stale second tab bar on screen
+        # when two groups are made here), the probe below; right: the config
         self.splitDockWidget(scans, diffraction, horizontal)
         self.splitDockWidget(diffraction, probe, vertical)
-        self.splitDockWidget(diffraction, positions, horizontal)
-        self.resizeDocks([scans, diffraction, positions], [330, 420, 360], horizontal)
-        self.resizeDocks([diffraction, probe], [540, 300], vertical)
+        self.splitDockWidget(scans, positions, vertical)
+        training = self.add_panel("Training", self.training_dashboard, "trainingDock", left,
+                                  tabify_with=diffraction)
+        reconstruction = self.add_panel("Reconstruction", self.reconstruction_viewer,
+                                        "reconstructionDock", left, tabify_with=diffraction)
+        self.add_panel("Runs", self.run_list, "runsDock", left, tabify_with=diffraction)
+        self.training.runStarted.connect(lambda _start: training.raise_())
+        self.session.reconstructionChanged.connect(
+            lambda entry: reconstruction.raise_() if entry is not None else None)
+        diffraction.raise_()
+        self.resizeDocks([scans, diffraction], [300, 780], horizontal)
+        self.resizeDocks([scans, positions], [520, 330], vertical)
+        self.resizeDocks([diffraction, probe], [580, 270], vertical)
 
     def add_panel(self, title: str, widget: QWidget, object_name: str,
                   area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea, *,
                   tabify_with: QDockWidget | None = None) -> QDockWidget:
-        """Put ``widget`` in a dock (listed in View), and route its image read-outs to the
-        status bar. ``object_name`` keeps its place in the saved layout."""
+        """Put ``widget`` in a dock (listed in View, scrolling when the dock is smaller than
+        the widget), and route its image read-outs to the status bar. ``object_name`` keeps
+        its place in the saved layout."""
         dock = QDockWidget(title, self)
         dock.setObjectName(object_name)
-        dock.setWidget(widget)
+        dock.setWidget(scrollable(widget))
         self.addDockWidget(area, dock)
         if tabify_with is not None:
             self.tabifyDockWidget(tabify_with, dock)
@@ -130,6 +172,8 @@ class MainWindow(QMainWindow):
         actions.save_config.triggered.connect(self.config_editor.choose_and_save)
         actions.load_config.triggered.connect(self.config_editor.choose_and_load)
         actions.export.triggered.connect(self.choose_and_export)
+        actions.load_model.triggered.connect(self.reconstruction_viewer.choose_and_load_model)
+        actions.export_model.triggered.connect(self.training_dashboard.choose_and_export)
         actions.quit.triggered.connect(self.close)
         actions.reset_layout.triggered.connect(self.reset_layout)
         actions.about.triggered.connect(self.show_about)
@@ -226,7 +270,9 @@ class MainWindow(QMainWindow):
     def _start_system_info(self) -> Job:
         """Import torch in the background (seconds), then show the device in the status bar."""
         def task(_context: TaskContext) -> dict[str, Any]:
-            return system_info()
+            info = system_info()
+            warm_up_training()  # Lightning's import stalls the GUI thread: pay it now
+            return info
 
         return run_in_thread("System information", task, self,
                              on_success=self._on_system_info,

@@ -17,6 +17,8 @@ class MenuActions:
     save_config: QAction
     load_config: QAction
     export: QAction
+    load_model: QAction
+    export_model: QAction
     quit: QAction
     view: QMenu
     reset_layout: QAction
@@ -44,8 +46,12 @@ def build_menus(window: QMainWindow) -> MenuActions:
     save_config = _action(window, "&Save Config…", QKeySequence.StandardKey.Save,
                           "Save the settings as a TOML file")
     load_config = _action(window, "&Load Config…", "Ctrl+L", "Load settings from a TOML file")
-    export = _action(window, "&Export…", "Ctrl+E",
+    export = _action(window, "&Export Scan…", "Ctrl+E",
                      "Write the selected scan (with its current probe) as NPZ or CXI")
+    load_model = _action(window, "Load &Model…", "Ctrl+M",
+                         "Open a model bundle (.ptyz) and reconstruct scans with it")
+    export_model = _action(window, "Export Mo&del…", "Ctrl+Shift+E",
+                           "Write the current model as a bundle (.ptyz)")
     quit_action = _action(window, "&Quit", QKeySequence.StandardKey.Quit, "Quit Ptycho Studio")
     file_menu.addAction(open_action)
     file_menu.addMenu(recent)
@@ -54,6 +60,9 @@ def build_menus(window: QMainWindow) -> MenuActions:
     file_menu.addAction(save_config)
     file_menu.addSeparator()
     file_menu.addAction(export)
+    file_menu.addSeparator()
+    file_menu.addAction(load_model)
+    file_menu.addAction(export_model)
     file_menu.addSeparator()
     file_menu.addAction(quit_action)
 
@@ -67,5 +76,5 @@ def build_menus(window: QMainWindow) -> MenuActions:
     about = _action(window, "&About Ptycho Studio", QKeySequence.StandardKey.HelpContents,
                     "Versions of the engine, torch and Qt, and the GPU")
     help_menu.addAction(about)
-    return MenuActions(open_action, recent, save_config, load_config, export, quit_action,
-                       view, reset_layout, about)
+    return MenuActions(open_action, recent, save_config, load_config, export, load_model,
+                       export_model, quit_action, view, reset_layout, about)

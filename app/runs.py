@@ -8,6 +8,7 @@ list can be refreshed in a worker without delaying anything.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -83,6 +84,15 @@ def _history_epochs(path: Path) -> int:
     except (OSError, UnicodeDecodeError):
         return 0
     return max(0, sum(1 for line in lines if line.strip()) - 1)
+
+
+def train_losses(run_dir: Path) -> tuple[float, ...]:
+    """The per-epoch training losses of history.csv (empty when absent or unreadable)."""
+    try:
+        with (Path(run_dir) / "history.csv").open(newline="", encoding="utf-8") as handle:
+            return tuple(float(row["train_loss"]) for row in csv.DictReader(handle))
+    except (OSError, KeyError, ValueError, TypeError):
+        return ()
 
 
 def read_run(path: Path, active: Path | None = None) -> RunRecord:

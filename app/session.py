@@ -8,7 +8,7 @@ the window, which then calls the session.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,12 @@ class ModelEntry:
     """A trained model the app can reconstruct with.
 
     ``kind`` is 'training' (``source`` is the engine's TrainingResult of this session),
-    'run' (``source`` is a run folder) or 'bundle' (``source`` is a loaded Bundle).
-    ``run_dir`` is where its checkpoints live (None for a bundle); ``summary`` holds
-    plain facts for display (for a bundle, ``Bundle.summary()``).
+    'run' (``source`` is a run folder Path) or 'bundle' (``source`` is a loaded Bundle);
+    each is something ``ptycho_engine.reconstruct`` accepts. ``N`` is its pattern size,
+    ``run_dir`` where its checkpoints live (None for a bundle), ``probe`` its (N, N)
+    complex64 probe when known, ``train_losses`` its per-epoch training losses, and
+    ``details`` plain text for display (config, training summary, provenance).
+    ``scan_key`` is the open scan it was trained on, when there is one.
     """
 
     kind: str
@@ -33,28 +36,33 @@ class ModelEntry:
     source: Any
     N: int
     run_dir: Path | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
+    probe: np.ndarray | None = None
+    train_losses: tuple[float, ...] = ()
+    details: str = ""
+    scan_key: int | None = None
 
 
 @dataclass(frozen=True)
 class ReconstructionEntry:
-    """A stitched object of one scan, what made it, and what it was compared with.
+    """A stitched object of one scan, the model that made it, and what it was compared with.
 
     ``reconstruction`` is the engine's Reconstruction (object (H, W) complex64 in the
-    scan's pixel frame at ``offset``). ``reference`` is the comparison object or None:
-    the scan's ground truth (offset (0, 0)) or a loaded reference reconstruction, with
-    ``reference_offset`` (row, col) in the scan frame. ``metrics`` is
-    ``Evaluation.to_dict()`` against the reference (None without one).
+    scan's pixel frame, pixel [0, 0] at ``offset`` (row, col)). ``reference`` is the
+    comparison object or None: the scan's ground truth (offset (0, 0)) or a loaded
+    reference reconstruction, with ``reference_offset`` (row, col) in the scan frame.
+    ``metrics`` is ``Evaluation.to_dict()`` against the reference, or None with
+    ``metrics_note`` saying why.
     """
 
     reconstruction: Any
     scan_key: int
     scan_name: str
-    model_label: str
+    model: ModelEntry
     reference: np.ndarray | None = None
     reference_offset: tuple[float, float] = (0.0, 0.0)
     reference_label: str = ""
     metrics: dict[str, Any] | None = None
+    metrics_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,9 @@ class AtomicModelCheckpoint(ModelCheckpoint):
     Saving at the end of the training epoch (Lightning calls checkpoint callbacks
     after the others) means history.csv already holds the epoch when its
     checkpoint appears: a kill between the two makes the resumed run redo that
-    epoch, never skip its row. A failed write (disk full) stops training with a
+    epoch, never skip its row. It is pinned here because Lightning saves at the
+    end of validation instead (before the row) whenever validation does not run
+    exactly once per epoch. A failed write (disk full) stops training with a
     TrainingError; the previous checkpoint stays as it was.
     """
 

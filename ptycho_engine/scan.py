@@ -215,6 +215,9 @@ class Scan:
         if obj.ndim != 2:
             raise ScanFormatError(f"has shape {obj.shape}; expected a 2-D object",
                                   source=source, key="objectGuess")
+        if obj.dtype.kind not in "biufc":
+            raise ScanFormatError(f"has dtype {obj.dtype}; expected complex numbers",
+                                  source=source, key="objectGuess")
         obj = obj.astype(np.complex64)
         if not np.isfinite(obj).all():
             raise ScanFormatError("holds NaN or Inf values", source=source, key="objectGuess")

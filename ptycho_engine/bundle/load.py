@@ -268,10 +268,12 @@ def expected_shapes(config: PtychoConfig) -> dict[str, tuple[int, ...]]:
 
     Built from the plain network (no Lightning import, so ``info`` stays quick)
     plus the module's own tensors: log_scale and the probe's real/imag buffers.
+    The network is built on the meta device: shapes only, no memory and no
+    initialisation, however large the network a (damaged) config describes.
     """
     from ..network import build_network
 
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
         network = build_network(config.data, config.model)
     N = config.data.N
     shapes = {f"network.{name}": tuple(t.shape) for name, t in network.state_dict().items()}

@@ -120,9 +120,21 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"{result.status}: {len(result.history)} epochs, {losses}, "
           f"{result.info.get('seconds', 0):.0f} s; run folder {result.run_dir} "
           f"(checkpoints in {result.run_dir / 'checkpoints'})")
+    if result.status != "finished":
+        print(resume_hint(result, args.scan))
     if result.status == "cancelled":
         return 130
     return 0
+
+
+def resume_hint(result: Any, scan: Path) -> str:
+    """Where a stopped run's checkpoint is (the last full epoch's) and how to go on from it."""
+    checkpoint = result.last_checkpoint
+    if not checkpoint.is_file():
+        return "no epoch finished, so no checkpoint was saved"
+    epoch = result.history[-1].epoch if result.history else "?"
+    return (f"saved checkpoint {checkpoint} (epoch {epoch}); continue with: ptycho-engine "
+            f"train --scan {scan} --out {result.run_dir} --resume")
 
 
 def scan_files(paths: list[Path]) -> list[Path]:

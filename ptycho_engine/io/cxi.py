@@ -24,6 +24,7 @@ from .geometry import (
     far_field_check,
     far_field_object_pixel_m,
 )
+from .limits import MAX_PATTERN_PX, check_fits_in_memory
 
 DETECTOR = "entry_1/instrument_1/detector_1"
 SOURCE = "entry_1/instrument_1/source_1"
@@ -91,15 +92,20 @@ class CxiDiffraction(LazyDiffraction):
         unique, inverse = np.unique(wanted, return_inverse=True)  # h5py needs increasing
         amplitudes = np.empty((unique.size, *self._shape[1:]), dtype=np.float32)
         with self._open() as file:
-            dataset = file[self.dataset]
-            for start in range(0, unique.size, _READ_BLOCK):
-                part = unique[start:start + _READ_BLOCK]
-                low, high = int(part[0]), int(part[-1]) + 1
-                if high - low <= 2 * part.size:  # dense: one contiguous read
-                    counts = dataset[low:high][part - low]
-                else:
-                    counts = dataset[part]
-                amplitudes[start:start + part.size] = self._amplitudes(counts, part)
+            try:
+                dataset = file[self.dataset]
+                for start in range(0, unique.size, _READ_BLOCK):
+                    part = unique[start:start + _READ_BLOCK]
+                    low, high = int(part[0]), int(part[-1]) + 1
+                    if high - low <= 2 * part.size:  # dense: one contiguous read
+                        counts = dataset[low:high][part - low]
+                    else:
+                        counts = dataset[part]
+                    amplitudes[start:start + part.size] = self._amplitudes(counts, part)
+            except (OSError, KeyError) as error:  # h5py: a damaged chunk or object header
+                raise ScanFormatError(f"the patterns cannot be read ({error}); the file is "
+                                      "damaged; copy or export it again", source=self.path,
+                                      key=self.dataset) from None
         result = amplitudes if np.array_equal(unique, wanted) else amplitudes[inverse.reshape(-1)]
         return result[0] if single else result
 
@@ -153,10 +159,15 @@ def estimate_probe(diffraction: LazyDiffraction | np.ndarray, N: int) -> np.ndar
 
 def _scalar(file: h5py.File, name: str, path: Path, purpose: str) -> float:
     """A positive scalar dataset; ScanFormatError naming ``name`` when missing or bad."""
-    if name not in file:
+    node = file.get(name)  # None also for a link that leads nowhere
+    if node is None:
         raise ScanFormatError(f"missing; {purpose}; add it to the file (SI units)",
                               source=path, key=name)
-    value = np.asarray(file[name][()])
+    if not isinstance(node, h5py.Dataset) or node.size != 1:
+        found = f"shape {node.shape}" if isinstance(node, h5py.Dataset) else "a group"
+        raise ScanFormatError(f"is {found}; expected one positive number. {purpose}",
+                              source=path, key=name)
+    value = np.asarray(node[()])
     if value.size != 1 or value.dtype.kind not in "fiu" or not np.isfinite(value).all() \
             or float(value.reshape(-1)[0]) <= 0:
         raise ScanFormatError(f"holds {value!r}; expected one positive number. {purpose}",
@@ -167,7 +178,7 @@ def _scalar(file: h5py.File, name: str, path: Path, purpose: str) -> float:
 def _wavelength_m(file: h5py.File, path: Path) -> float:
     purpose = ("scan positions cannot be converted to pixels without the photon energy "
                f"(joules) or the wavelength (metres, {SOURCE}/wavelength)")
-    if f"{SOURCE}/wavelength" in file:
+    if file.get(f"{SOURCE}/wavelength") is not None:
         return _scalar(file, f"{SOURCE}/wavelength", path, purpose)
     energy_J = _scalar(file, f"{SOURCE}/energy", path, purpose)
     return PLANCK_TIMES_LIGHT_EV_M / (energy_J / ELECTRON_VOLT_J)
@@ -206,16 +217,87 @@ def _diffraction_dataset(file: h5py.File, path: Path) -> tuple[str, h5py.Dataset
         raise ScanFormatError(f"has shape {shape}; expected (patterns, N, N) with at least one "
                               "square pattern (crop the detector frames to a square)",
                               source=path, key=name)
+    if shape[1] > MAX_PATTERN_PX:
+        raise ScanFormatError(f"has {shape[1]} x {shape[2]} px patterns; at most "
+                              f"{MAX_PATTERN_PX} x {MAX_PATTERN_PX} are read (crop or bin the "
+                              "detector frames)", source=path, key=name)
     return name, dataset
 
 
-def _read_optional(file: h5py.File,
-                   names: tuple[str, ...]) -> tuple[str, np.ndarray, dict[str, Any]] | None:
-    """(name, values, attributes) of the first existing dataset of ``names``."""
+def _read_optional(file: h5py.Group, names: tuple[str, ...],
+                   path: Path) -> tuple[str, np.ndarray, dict[str, Any]] | None:
+    """(name, values, attributes) of the first existing dataset of ``names``.
+
+    Its declared size is checked against the memory first, so it is never read
+    when it could not fit.
+    """
     for name in names:
-        if isinstance(file.get(name), h5py.Dataset):
-            return name, np.asarray(file[name][()]), dict(file[name].attrs)
+        node = file.get(name)
+        if isinstance(node, h5py.Dataset):
+            check_fits_in_memory(node.shape, node.dtype, source=path, key=name)
+            return name, np.asarray(node[()]), dict(node.attrs)
     return None
+
+
+def _read_probe(file: h5py.Group, path: Path, N: int,
+                extra: dict[str, Any]) -> tuple[str, np.ndarray, dict[str, Any]] | None:
+    """(name, (N, N) probe, attributes) of the first probe dataset, or None.
+
+    A (modes, N, N) probe gives its first (dominant) mode; only that mode is read.
+    """
+    for name in PROBE_PATHS:
+        node = file.get(name)
+        if not isinstance(node, h5py.Dataset):
+            continue
+        if node.ndim not in (2, 3) or node.shape[-2:] != (N, N) or 0 in node.shape:
+            raise ScanFormatError(f"has shape {node.shape}; expected ({N}, {N}) or (modes, {N},"
+                                  f" {N}) to match the diffraction patterns (resample the probe "
+                                  "to the pattern size)", source=path, key=name)
+        if node.ndim == 3:
+            extra["probe_modes"] = int(node.shape[0])
+        return name, np.asarray(node[0] if node.ndim == 3 else node[()]), dict(node.attrs)
+    return None
+
+
+def _translation(file: h5py.File, path: Path, n_patterns: int) -> np.ndarray:
+    """(n, 2 or 3) sample translation in metres, its shape checked before it is read."""
+    node = file.get(TRANSLATION)
+    if not isinstance(node, h5py.Dataset):
+        raise ScanFormatError("missing; the scan positions (sample translation in metres) "
+                              "are needed", source=path, key=TRANSLATION)
+    if node.ndim != 2 or node.shape[1] not in (2, 3) or node.dtype.kind not in "fiu":
+        raise ScanFormatError(f"has shape {node.shape} and dtype {node.dtype}; expected "
+                              "(patterns, 3) metres", source=path, key=TRANSLATION)
+    if node.shape[0] != n_patterns:
+        raise ScanFormatError(f"has {node.shape[0]} positions but there are {n_patterns} "
+                              "diffraction patterns; each pattern needs one position",
+                              source=path, key=TRANSLATION)
+    check_fits_in_memory(node.shape, np.float64, source=path, key=TRANSLATION)
+    return np.asarray(node[()])
+
+
+def _origin(value: Any) -> np.ndarray | None:
+    """The object_frame_origin_px attribute as (2,) float64, or None when it is not ours."""
+    origin = np.asarray(value) if value is not None else None
+    if origin is None or origin.size != 2 or origin.dtype.kind not in "fiu":
+        return None
+    origin = origin.astype(np.float64).ravel()
+    return origin if np.isfinite(origin).all() else None
+
+
+def _flag(value: Any) -> bool:
+    """True only for a single true boolean (or nonzero integer) attribute."""
+    flag = np.asarray(value) if value is not None else np.zeros(0)
+    return flag.size == 1 and flag.dtype.kind in "biu" and bool(flag.reshape(-1)[0])
+
+
+def _positive_number(value: Any) -> float | None:
+    """A finite positive number from an attribute, else None."""
+    number = np.asarray(value)
+    if number.size != 1 or number.dtype.kind not in "fiu":
+        return None
+    result = float(number.reshape(-1)[0])
+    return result if np.isfinite(result) and result > 0 else None
 
 
 def read_cxi(path: str | Path) -> Scan:
@@ -231,18 +313,20 @@ def read_cxi(path: str | Path) -> Scan:
         N = int(dataset.shape[1])
         extra: dict[str, Any] = {}
         mask = None
-        if isinstance(file.get(f"{DETECTOR}/mask"), h5py.Dataset):
-            mask = np.asarray(file[f"{DETECTOR}/mask"][()]) != 0
-            if mask.shape != (N, N):
-                raise ScanFormatError(f"has shape {mask.shape}; expected ({N}, {N})",
+        mask_node = file.get(f"{DETECTOR}/mask")
+        if isinstance(mask_node, h5py.Dataset):
+            if mask_node.shape != (N, N) or mask_node.dtype.kind not in "biuf":
+                raise ScanFormatError(f"has shape {mask_node.shape} and dtype {mask_node.dtype}"
+                                      f"; expected ({N}, {N}) numbers (nonzero = bad pixel)",
                                       source=path, key=f"{DETECTOR}/mask")
+            mask = np.asarray(mask_node[()]) != 0
             extra["masked_pixels"] = int(mask.sum())
             extra["detector_mask"] = mask
         purpose = ("scan positions cannot be converted to pixels without it (the far-field "
                    "object pixel is wavelength * distance / (N * detector pixel))")
         distance = _scalar(file, f"{DETECTOR}/distance", path, purpose)
         pixel = _scalar(file, f"{DETECTOR}/x_pixel_size", path, purpose)
-        if f"{DETECTOR}/y_pixel_size" in file:
+        if file.get(f"{DETECTOR}/y_pixel_size") is not None:
             pixel_y = _scalar(file, f"{DETECTOR}/y_pixel_size", path, purpose)
             if abs(pixel_y - pixel) > 1e-3 * pixel:
                 raise ScanFormatError(
@@ -250,40 +334,37 @@ def read_cxi(path: str | Path) -> Scan:
                     "pixels are not supported (resample the frames to square pixels)",
                     source=path, key=f"{DETECTOR}/y_pixel_size")
         wavelength = _wavelength_m(file, path)
-        if TRANSLATION not in file:
-            raise ScanFormatError("missing; the scan positions (sample translation in metres) "
-                                  "are needed", source=path, key=TRANSLATION)
-        translation = np.asarray(file[TRANSLATION][()])
-        if translation.ndim != 2 or translation.shape[1] not in (2, 3) \
-                or translation.dtype.kind not in "fiu":
-            raise ScanFormatError(f"has shape {translation.shape} and dtype {translation.dtype};"
-                                  " expected (patterns, 3) metres", source=path, key=TRANSLATION)
-        origin = file[TRANSLATION].attrs.get(ORIGIN_ATTR)
-        probe_found = _read_optional(file, PROBE_PATHS)
-        object_found = _read_optional(file, (OBJECT_PATH,))
+        translation = _translation(file, path, dataset.shape[0])
+        origin = _origin(file[TRANSLATION].attrs.get(ORIGIN_ATTR))
+        probe_found = _read_probe(file, path, N, extra)
+        object_found = _read_optional(file, (OBJECT_PATH,), path)
         photons = None
-        if EXTRA_GROUP in file:
-            group = file[EXTRA_GROUP]
-            photons = group.attrs.get("photons_per_pattern")
-            if "scan_index" in group:
-                extra["scan_index"] = np.asarray(group["scan_index"][()])
+        group = file.get(EXTRA_GROUP)
+        if isinstance(group, h5py.Group):
+            photons = _positive_number(group.attrs.get("photons_per_pattern"))
+            found = _read_optional(group, ("scan_index",), path)
+            if found is not None:
+                extra["scan_index"] = found[1]
         shape = dataset.shape
     diffraction = CxiDiffraction(path, name, shape, mask)
     pixel_m = far_field_object_pixel_m(wavelength, distance, pixel, N)
-    if origin is not None and np.size(origin) != 2:
-        origin = None  # not ours: fall back to the documented shift
-    positions = _positions_px(translation, pixel_m, N,
-                              None if origin is None else np.asarray(origin, np.float64).ravel())
+    if not (np.isfinite(pixel_m) and pixel_m > 0):
+        raise ScanFormatError(f"the geometry (wavelength {wavelength:g} m, distance {distance:g} "
+                              f"m, detector pixel {pixel:g} m) gives an object pixel of "
+                              f"{pixel_m:g} m; check these three values", source=path,
+                              key=f"{DETECTOR}/distance")
+    positions = _positions_px(translation, pixel_m, N, origin)  # origin None: not ours
+    if not np.isfinite(positions).all():
+        raise ScanFormatError("gives NaN or Inf positions in pixels; check the sample "
+                              "translation (metres) for bad values", source=path,
+                              key=TRANSLATION)
     probe_key = probe_found[0] if probe_found else PROBE_PATHS[0]
     if probe_found is None:
         probe = estimate_probe(diffraction, N)
         extra["probe_estimated"] = True
     else:
         probe = probe_found[1]
-        if probe.ndim == 3:  # (modes, N, N): the dominant mode comes first
-            extra["probe_modes"] = int(probe.shape[0])
-            probe = probe[0]
-        if probe_found[2].get("estimated", False):
+        if _flag(probe_found[2].get("estimated")):
             extra["probe_estimated"] = True
     warning = far_field_check(wavelength, distance, pixel, N, positions)
     if warning:

@@ -43,6 +43,7 @@ def median_step_px(positions_px: np.ndarray) -> float | None:
     8 copies is left out. None when fewer than two distinct points.
     """
     points = np.asarray(positions_px, dtype=np.float64).reshape(-1, 2)
+    points = points[np.isfinite(points).all(axis=1)]  # bad positions are the Scan's to refuse
     if points.shape[0] < 2:
         return None
     distances, _ = cKDTree(points).query(points, k=min(points.shape[0], 9))

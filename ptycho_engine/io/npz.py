@@ -12,8 +12,10 @@ from __future__ import annotations
 import zipfile
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from ..atomic import atomic_write
 from ..errors import ScanFormatError
@@ -24,6 +26,7 @@ from .geometry import (
     far_field_object_pixel_m,
     wavelength_from_energy_eV,
 )
+from .limits import check_fits_in_memory, gigabytes, memory_limit_bytes
 
 DIFFRACTION_KEYS = ("diffraction", "diff3d")
 POSITIONS_KEY = "xcoords/ycoords"
@@ -36,7 +39,8 @@ SCALAR_KEYS = {  # NPZ key -> ScanMetadata field
     "detector_distance_m": "detector_distance_m",
     "detector_pixel_m": "detector_pixel_m",
 }
-_BROKEN_FILE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError)
+_BROKEN_FILE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
+                NotImplementedError)  # zipfile: unknown zip version or compression method
 
 
 def _corrupt(path: Path, detail: Exception) -> ScanFormatError:
@@ -45,10 +49,57 @@ def _corrupt(path: Path, detail: Exception) -> ScanFormatError:
         "copy or export the file again", source=path)
 
 
+def _npy_header(stream: BinaryIO, path: Path, key: str
+                ) -> tuple[tuple[int, ...], np.dtype, int] | None:
+    """(shape, dtype, data offset) from a member's .npy header; None when it is no .npy."""
+    if stream.read(len(npy_format.MAGIC_PREFIX)) != npy_format.MAGIC_PREFIX:
+        return None
+    version = tuple(stream.read(2))
+    if version == (1, 0):
+        shape, _, dtype = npy_format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _, dtype = npy_format.read_array_header_2_0(stream)
+    else:
+        raise ScanFormatError(f"is a .npy array of format version {version}; only versions "
+                              "1.0 and 2.0 (numpy's for numeric arrays) are read",
+                              source=path, key=key)
+    return shape, dtype, stream.tell()
+
+
+def check_declared_sizes(npz: np.lib.npyio.NpzFile, path: Path) -> None:
+    """Refuse, before any array is read, an archive whose members declare more data than
+    they hold (crafted headers) or than fits in memory (zip bombs, absurd shapes)."""
+    limit = memory_limit_bytes()
+    total = 0
+    for info in npz.zip.infolist():
+        key = info.filename.removesuffix(".npy")
+        if info.flag_bits & 0x1:
+            raise ScanFormatError("is encrypted; scan archives are never encrypted (decrypt it "
+                                  "and save plain arrays)", source=path, key=key)
+        total += info.file_size
+        if total > limit:
+            raise ScanFormatError(
+                f"the archive's members declare {gigabytes(total)} uncompressed, more than the "
+                f"{gigabytes(limit)} this computer can hold in memory; refused before reading "
+                "(a zip bomb, or a scan too large for NPZ: store it as CXI/HDF5, which is read "
+                "lazily)", source=path, key=key)
+        with npz.zip.open(info) as stream:
+            header = _npy_header(stream, path, key)
+        if header is None or header[1].hasobject:
+            continue  # _member refuses these without reading them
+        shape, dtype, offset = header
+        nbytes = check_fits_in_memory(shape, dtype, source=path, key=key, limit=limit)
+        if nbytes > info.file_size - offset:
+            raise ScanFormatError(
+                f"declares shape {shape} of {dtype} ({nbytes} bytes) but holds only "
+                f"{max(info.file_size - offset, 0)} bytes of data; the file is truncated or "
+                "damaged; copy or export it again", source=path, key=key)
+
+
 def _member(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
     """One array of the archive; object arrays are refused, never unpickled."""
     try:
-        return npz[key]
+        value = npz[key]
     except ValueError as error:
         if "allow_pickle" in str(error) or "Object arrays" in str(error):
             raise ScanFormatError(
@@ -58,6 +109,10 @@ def _member(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
         raise _corrupt(path, error) from None
     except _BROKEN_FILE as error:
         raise _corrupt(path, error) from None
+    if not isinstance(value, np.ndarray):
+        raise ScanFormatError("is not a .npy array (the archive member holds other data); "
+                              "store plain numeric arrays", source=path, key=key)
+    return value
 
 
 def _scalar(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> float:
@@ -120,6 +175,10 @@ def read_npz(path: str | Path, *, intensities: bool = False) -> Scan:
         raise ScanFormatError("is a single .npy array, not an NPZ archive of named arrays",
                               source=path)
     with npz:
+        try:
+            check_declared_sizes(npz, path)
+        except _BROKEN_FILE as error:
+            raise _corrupt(path, error) from None
         positions = _positions(npz, path)
         diffraction, key = _diffraction(npz, path, positions.shape[0], intensities)
         if PROBE_KEY not in npz.files:

@@ -93,3 +93,34 @@ def wait_for_scans(qtbot, window, count: int, timeout: int = 15000) -> None:
 def tiny_scan_file(tmp_path: Path) -> Path:
     """30 random 16 x 16 patterns on a grid, Gaussian probe (a valid NPZ scan)."""
     return write_good_npz(tmp_path / "tiny_scan.npz")
+
+
+def tiny_training_config(epochs: int = 3, **overrides):
+    """N = 32, narrow network, previews every epoch: a training of a few seconds on one core."""
+    from ptycho_engine import PtychoConfig, with_overrides
+
+    values = {"data.N": 32, "data.gridsize": 1, "data.n_groups": 0,
+              "model.n_filters_scale": 1, "training.epochs": epochs,
+              "training.batch_size": 16, "training.val_fraction": 0.1,
+              "training.preview_every": 1, "training.device": "cpu",
+              "inference.stitch_crop": 16}
+    values.update(overrides)
+    return with_overrides(PtychoConfig(), values)
+
+
+@pytest.fixture(scope="session")
+def sim_scan_file(tmp_path_factory) -> Path:
+    """96 simulated 32 x 32 patterns of a Siemens star, with its ground truth (NPZ)."""
+    from ptycho_engine import save_scan
+    from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
+
+    scan = simulate_from_spec(SimulationSpec(N=32, patterns=96, step_px=3.0, photons=1e5,
+                                             seed=7))
+    path = tmp_path_factory.mktemp("sim") / "sim_star.npz"
+    save_scan(scan, path)
+    return path
+
+
+def wait_for_engine(qtbot, window, timeout: int = 120000) -> None:
+    """Wait for the start-up job that imports torch and Lightning (as the app does it)."""
+    qtbot.waitUntil(lambda: window.system_info is not None, timeout=timeout)

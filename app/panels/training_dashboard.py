@@ -1,0 +1,267 @@
+"""The training dashboard: Train / Stop / Export, progress with speed and ETA, live curves,
+and the live stitched preview.
+
+A view on the TrainingController: everything arrives as GUI-thread signals
+with plain values; curves and previews are redrawn on one throttle timer, and
+only the newest preview is drawn (older ones are dropped). The preview keeps
+the operator's zoom and levels across updates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..context import AppContext
+from ..model_text import format_bytes, format_duration, format_loss
+from ..session import ModelEntry
+from ..training_control import RunStart, TrainingController
+from ..widgets.amplitude_phase import AmplitudePhaseView
+from ..widgets.training_plots import TrainingPlots
+from ..workers import Job
+from ..workers.model_tasks import ExportedBundle, export_bundle_task
+
+BUNDLE_FILTER = "Model bundle (*.ptyz);;All files (*)"
+BUNDLE_SUFFIX = ".ptyz"
+
+
+def default_bundle_name(scan_name: str, when: datetime | None = None) -> str:
+    """``<scan>-<YYYYmmdd-HHMM>.ptyz``."""
+    return f"{scan_name}-{(when or datetime.now()).strftime('%Y%m%d-%H%M')}{BUNDLE_SUFFIX}"
+
+
+class TrainingDashboard(QWidget):
+    """Buttons, progress, curves (``lossPlot``, ``lrPlot``) and ``previewView``."""
+
+    def __init__(self, context: AppContext, controller: TrainingController,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("trainingDashboard")
+        self.context = context
+        self.controller = controller
+        self._build()
+        self._total_epochs = 0
+        self._first_epoch = 0
+        self._epoch_seconds: list[float] = []
+        self._pending_preview: tuple[int, np.ndarray] | None = None
+        self.preview_epoch = 0
+        self.previews_drawn = 0
+        self._scan_name = ""
+
+        session = context.session
+        self.train_button.setEnabled(session.training_allowed)
+        session.trainingAllowedChanged.connect(self.train_button.setEnabled)
+        session.modelChanged.connect(self._on_model)
+        self.train_button.clicked.connect(self._on_train_clicked)
+        self.stop_button.clicked.connect(controller.stop)
+        self.export_button.clicked.connect(self.choose_and_export)
+        controller.runStarted.connect(self._on_run_started)
+        controller.started.connect(self._on_started)
+        controller.epochFinished.connect(self._on_epoch)
+        controller.previewReady.connect(self._on_preview)
+        controller.runEnded.connect(self._on_run_ended)
+        self.plots.redrawn.connect(self._draw_preview)
+
+    # ------------------------------------------------------------------ build
+    def _build(self) -> None:
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("trainButton")
+        self.train_button.setToolTip("Train PtychoPINN on the selected scan with the settings of "
+                                     "the Config panel (needs a valid config)")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setToolTip("Stop within one batch; the last finished epoch's "
+                                    "checkpoint is kept and the run can be resumed")
+        self.stop_button.setEnabled(False)
+        self.export_button = QPushButton("Export model…")
+        self.export_button.setObjectName("exportButton")
+        self.export_button.setToolTip("Write the trained model as a bundle (.ptyz) that "
+                                      "`ptycho-engine reconstruct` and Load Model… read")
+        self.export_button.setEnabled(False)
+        self.device_label = QLabel("Device: —")
+        self.device_label.setObjectName("trainingDevice")
+        buttons = QHBoxLayout()
+        for widget in (self.train_button, self.stop_button, self.export_button):
+            buttons.addWidget(widget)
+        buttons.addStretch(1)
+        buttons.addWidget(self.device_label)
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainingProgress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.status_label = QLabel("Select a scan and click Train.")
+        self.status_label.setObjectName("trainingStatus")
+        self.status_label.setWordWrap(True)
+        self.loss_label = QLabel(" ")
+        self.loss_label.setObjectName("lossValues")
+        self.export_label = QLabel("")
+        self.export_label.setObjectName("exportInfo")
+        self.export_label.setWordWrap(True)
+        self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.plots = TrainingPlots()
+        self.preview_label = QLabel("Preview: none yet")
+        self.preview_label.setObjectName("previewLabel")
+        self.preview_view = AmplitudePhaseView()
+        self.preview_view.setObjectName("previewView")
+        curves = QWidget()
+        curves_layout = QVBoxLayout(curves)
+        curves_layout.setContentsMargins(0, 0, 0, 0)
+        curves_layout.addWidget(self.plots, stretch=1)
+        curves_layout.addWidget(self.loss_label)
+        preview = QWidget()
+        preview_layout = QVBoxLayout(preview)
+        preview_layout.setContentsMargins(0, 0, 0, 0)
+        preview_layout.addWidget(self.preview_label)
+        preview_layout.addWidget(self.preview_view, stretch=1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(curves)
+        splitter.addWidget(preview)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status_label)
+        layout.addWidget(splitter, stretch=1)
+        layout.addWidget(self.export_label)
+
+    # ---------------------------------------------------------------- actions
+    @Slot()
+    def _on_train_clicked(self) -> None:
+        with self.context.reporter.guard("Train"):
+            self.controller.start()
+
+    @Slot(object)
+    def _on_model(self, model: ModelEntry | None) -> None:
+        self.export_button.setEnabled(model is not None and model.kind in ("training", "run"))
+
+    @Slot()
+    def choose_and_export(self) -> None:
+        """Ask where to write the current model's bundle, then write it in a worker."""
+        model = self.context.session.model
+        if model is None or model.kind not in ("training", "run"):
+            return
+        scan = (self.context.session.entry(model.scan_key)
+                if model.scan_key is not None else None)
+        folder = scan.path.parent if scan is not None else Path.home()
+        name = default_bundle_name(scan.name if scan is not None else
+                                   (model.run_dir.name if model.run_dir else "model"))
+        path = self.context.dialogs.save_file(self.context.window, "Export model",
+                                              BUNDLE_FILTER, str(folder / name))
+        if path is not None:
+            self.export_model(model, path)
+
+    def export_model(self, model: ModelEntry, path: Path) -> Job:
+        """Write ``model`` as a bundle at ``path`` (``.ptyz`` added when missing)."""
+        path = Path(path)
+        if path.suffix != BUNDLE_SUFFIX:
+            path = path.with_name(path.name + BUNDLE_SUFFIX)
+        self.export_label.setText(f"Writing {path.name}…")
+        return self.context.jobs.start("Export model", export_bundle_task(model.source, path),
+                                       on_success=self._on_exported,
+                                       message=f"Writing {path.name}…")
+
+    def _on_exported(self, written: ExportedBundle) -> None:
+        text = f"Wrote {written.path} ({format_bytes(written.size)})"
+        self.export_label.setText(text)
+        self.context.window.statusBar().showMessage(text, 8000)
+
+    # ------------------------------------------------------------- run events
+    @Slot(object)
+    def _on_run_started(self, start: RunStart) -> None:
+        self._total_epochs = start.epochs
+        self._first_epoch = 0
+        self._epoch_seconds = []
+        self._pending_preview = None
+        self.preview_epoch = 0
+        self._scan_name = start.scan_name
+        self.plots.clear()
+        self.stop_button.setEnabled(True)
+        self.progress.setRange(0, max(start.epochs, 1))
+        self.progress.setValue(0)
+        self.progress.setFormat("preparing the data…")
+        verb = "Resuming" if start.resumed else "Training"
+        self.status_label.setText(f"{verb} {start.run_dir.name} on {start.scan_name} "
+                                  f"(run folder {start.run_dir})")
+        self.loss_label.setText(" ")
+        self.preview_label.setText("Preview: waiting for the first epoch…")
+
+    @Slot(int, int, str)
+    def _on_started(self, total: int, batches: int, device: str) -> None:
+        self._total_epochs = total
+        self.device_label.setText(f"Device: {device}")
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setFormat(f"epoch 0 of {total} · {batches} batches per epoch")
+
+    @Slot(object)
+    def _on_epoch(self, record: dict[str, Any]) -> None:
+        epoch = int(record["epoch"])
+        if not self._epoch_seconds:
+            self._first_epoch = epoch - 1
+        self._epoch_seconds.append(float(record["seconds"]))
+        self.plots.add_epoch(record)
+        total = max(self._total_epochs, epoch)
+        mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
+        eta = format_duration(mean * (total - epoch))
+        self.progress.setRange(0, total)
+        self.progress.setValue(epoch)
+        self.progress.setFormat(f"epoch {epoch} of {total} · "
+                                f"{record['patterns_per_second']:,.0f} patterns/s · ETA {eta}")
+        val = record.get("val_loss")
+        self.loss_label.setText(f"epoch {epoch}: train loss {format_loss(record['train_loss'])}, "
+                                f"validation {format_loss(val)}, learning rate "
+                                f"{record['lr']:.3g}, {record['seconds']:.1f} s")
+
+    @Slot(int, object)
+    def _on_preview(self, epoch: int, image: np.ndarray) -> None:
+        """Keep only the newest preview; it is drawn on the next throttled redraw."""
+        if epoch > self.preview_epoch:
+            self._pending_preview = (epoch, image)
+            self.plots.schedule_redraw()
+
+    @Slot()
+    def _draw_preview(self) -> None:
+        pending, self._pending_preview = self._pending_preview, None
+        if pending is None or pending[0] <= self.preview_epoch:
+            return
+        epoch, image = pending
+        self.preview_view.set_image(image)  # keeps zoom (same size) and hand-set levels
+        self.preview_epoch = epoch
+        self.previews_drawn += 1
+        self.preview_label.setText(f"Preview after epoch {epoch} (stitched amplitude and "
+                                   f"phase of {self._scan_name})")
+
+    @Slot(str, str)
+    def _on_run_ended(self, status: str, message: str) -> None:
+        self.plots.redraw()
+        self._draw_preview()
+        self.stop_button.setEnabled(False)
+        last = self._first_epoch + self.plots.epochs
+        total = max(self._total_epochs, last)
+        spent = format_duration(sum(self._epoch_seconds))
+        if status == "failed":
+            self.progress.setFormat(f"failed at epoch {last + 1} of {total}")
+            self.status_label.setText(f"Training failed: {message}")
+        else:
+            self.progress.setFormat(f"{status.replace('_', ' ')}: epoch {last} of {total} "
+                                    f"({spent} of training)")
+            self.status_label.setText(f"Training {message}. The model is in the Reconstruction "
+                                      "panel; Export model… writes it as a bundle.")

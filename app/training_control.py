@@ -1,0 +1,203 @@
+"""Starting, stopping and resuming trainings: one at a time, each in its own run folder.
+
+The training dashboard (Train, Stop) and the run list (Resume) both call this
+controller; it runs the engine in a job, keeps the session's running state,
+and makes a finished or cancelled run the session's model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from ptycho_engine import PtychoConfig, PtychoError, load_config, with_overrides
+
+from .context import AppContext
+from .model_text import describe_run
+from .runs import new_run_dir, read_run, train_losses
+from .session import ModelEntry, ScanEntry
+from .workers import Job
+from .workers.training import TrainingEvents, training_task
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What the dashboard shows when a run begins."""
+
+    run_dir: Path
+    scan_name: str
+    epochs: int
+    resumed: bool
+
+
+class TrainingController(QObject):
+    """One training at a time on the selected scan; its events re-emitted in the GUI thread.
+
+    Signals: ``runStarted(RunStart)``, ``started(total_epochs, batches, device)``,
+    ``epochFinished(record dict)``, ``previewReady(epoch, complex image)``,
+    ``runEnded(status, message)`` with status 'finished', 'cancelled', 'time_limit'
+    or 'failed'.
+    """
+
+    runStarted = Signal(object)
+    started = Signal(int, int, str)
+    epochFinished = Signal(object)
+    previewReady = Signal(int, object)
+    runEnded = Signal(str, str)
+
+    def __init__(self, context: AppContext, runs_folder: Path, parent: QObject | None = None):
+        super().__init__(parent)
+        self.context = context
+        self.runs_folder = Path(runs_folder)
+        self.job: Job | None = None
+        self.events: TrainingEvents | None = None
+        self.run_dir: Path | None = None
+        self._scan_key: int | None = None
+        self._end: tuple[str, str] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    # ---------------------------------------------------------------- start
+    def start(self) -> Job | None:
+        """Train the selected scan with the current config in a new run folder."""
+        session = self.context.session
+        entry = session.current_scan()
+        if entry is None or not session.training_allowed or self.running:
+            return None
+        return self._launch(entry, session.config, new_run_dir(self.runs_folder, entry.name),
+                            resume_from=None)
+
+    def resume(self, run_dir: Path) -> Job | None:
+        """Continue ``run_dir`` from its last checkpoint on the selected scan.
+
+        A stopped run continues to its own planned epochs; a finished one to the
+        Config panel's ``training.epochs``. Asks first when the run was trained on
+        a scan of another name.
+        """
+        with self.context.reporter.guard("Resume training"):
+            session = self.context.session
+            entry = session.current_scan()
+            if self.running:
+                return None
+            if entry is None:
+                raise PtychoError("select the scan to continue training on, then Resume")
+            record = read_run(run_dir)
+            if not record.can_resume:
+                raise PtychoError(f"{run_dir}: nothing to resume, the run never finished an "
+                                  "epoch (no checkpoints/last.ckpt)")
+            config = load_config(Path(run_dir) / "config.toml")
+            target = self._resume_epochs(record.status, record.epochs, config)
+            if record.source and Path(record.source).stem != Path(entry.path).stem:
+                question = (f"{Path(run_dir).name} was trained on {record.source}. Continue "
+                            f"it on {entry.path.name}?")
+                if not self.context.dialogs.confirm(self.context.window, "Resume training",
+                                                    question):
+                    return None
+            config = with_overrides(config, {"training.epochs": target})
+            return self._launch(entry, config, Path(run_dir), resume_from=Path(run_dir))
+        return None
+
+    def _resume_epochs(self, status: str, done: int, config: PtychoConfig) -> int:
+        planned = config.training.epochs
+        if status != "finished" and planned > done:
+            return planned
+        wanted = self.context.session.config.training.epochs
+        if wanted <= done:
+            raise PtychoError(f"this run already has {done} epochs; set training.epochs above "
+                              f"{done} in the Config panel to train it further")
+        return wanted
+
+    def _launch(self, entry: ScanEntry, config: PtychoConfig, run_dir: Path, *,
+                resume_from: Path | None) -> Job:
+        self.runs_folder.mkdir(parents=True, exist_ok=True)
+        events = TrainingEvents(self)
+        events.started.connect(self.started)
+        events.epochFinished.connect(self.epochFinished)
+        events.previewReady.connect(self.previewReady)
+        events.finished.connect(self._on_finished)
+        events.failed.connect(self._on_failed_message)
+        events.resultReady.connect(self._on_result)
+        task = training_task(entry.scan, config, events, run_dir=run_dir,
+                             resume_from=resume_from)
+        self.events, self.run_dir, self._scan_key, self._end = events, run_dir, entry.key, None
+        job = self.context.jobs.start("Training", task, message=f"Training on {entry.name}…")
+        job.failed.connect(self._on_job_failed)
+        job.done.connect(self._on_done)
+        self.job = job
+        self.context.session.set_training_running(True)
+        self.runStarted.emit(RunStart(run_dir, entry.name, config.training.epochs,
+                                      resume_from is not None))
+        return job
+
+    # ----------------------------------------------------------------- stop
+    @Slot()
+    def stop(self) -> None:
+        """Ask the training to stop; it ends within one batch, keeping the last checkpoint."""
+        if self.job is not None:
+            self.job.cancel()
+
+    # -------------------------------------------------------------- endings
+    @Slot(str, object)
+    def _on_finished(self, status: str, summary: dict[str, Any]) -> None:
+        epochs = summary.get("epochs", 0)
+        self._end = (status, f"{status.replace('_', ' ')} after {epochs} epochs")
+
+    @Slot(str)
+    def _on_failed_message(self, message: str) -> None:
+        self._end = ("failed", message)
+
+    @Slot(object, str)
+    def _on_job_failed(self, error: Any, _details: str) -> None:
+        if self._end is None or self._end[0] != "failed":
+            self._end = ("failed", str(error))
+
+    @Slot(object)
+    def _on_result(self, result: Any) -> None:
+        """Make the trained model current (when at least one epoch finished)."""
+        if not result.history:
+            return
+        run_dir = Path(result.run_dir)
+        info = dict(result.info, status=result.status)
+        try:
+            config_text = (run_dir / "config.toml").read_text(encoding="utf-8")
+        except OSError:
+            config_text = ""
+        epochs = len(result.history)
+        self.context.session.set_model(ModelEntry(
+            kind="training", label=f"{run_dir.name} ({result.status}, {epochs} epochs)",
+            source=result, N=result.config.data.N, run_dir=run_dir, probe=result.probe,
+            train_losses=tuple(r.train_loss for r in result.history),
+            details=describe_run(run_dir, info, config_text), scan_key=self._scan_key))
+
+    @Slot()
+    def _on_done(self) -> None:
+        status, message = self._end or ("cancelled", "cancelled before training started")
+        if self.events is not None:
+            self.events.deleteLater()
+        self.job, self.events = None, None
+        self.context.session.set_training_running(False)
+        self.runEnded.emit(status, message)
+
+
+def run_model_entry(run_dir: Path) -> ModelEntry:
+    """A ModelEntry for a run folder (its best checkpoint), for the run list's "Use model"."""
+    record = read_run(run_dir)
+    if not record.has_checkpoint:
+        raise PtychoError(f"{run_dir}: no checkpoint; the run never finished an epoch")
+    config = load_config(Path(run_dir) / "config.toml")
+    try:
+        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {"status": record.status}
+    return ModelEntry(kind="run",
+                      label=f"{Path(run_dir).name} ({record.status}, {record.epochs} epochs)",
+                      source=Path(run_dir), N=config.data.N, run_dir=Path(run_dir),
+                      train_losses=train_losses(Path(run_dir)),
+                      details=describe_run(run_dir, info if isinstance(info, dict) else {},
+                                           record.config_text))

@@ -1,0 +1,152 @@
+"""Live training curves: loss per epoch on a log axis, learning rate below, throttled redraws.
+
+Epochs are appended to growing buffers and the curves are updated with
+``setData`` (never re-plotted); redraws happen on a single-shot timer, so the
+plots are redrawn at most 1000 / REDRAW_MS times a second however fast epochs
+arrive. See ``loss_scale`` for how negative losses go on the log axis.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .loss_scale import loss_curves
+
+REDRAW_MS = 100
+TRAIN_COLOR = "#1f77b4"
+VAL_COLOR = "#ff7f0e"
+LR_COLOR = "#2ca02c"
+
+
+class _Buffer:
+    """A growing float64 column (capacity doubles), read as a view of the filled part."""
+
+    def __init__(self, capacity: int = 64):
+        self._data = np.full(capacity, np.nan)
+        self.size = 0
+
+    def append(self, value: float) -> None:
+        if self.size == self._data.size:
+            grown = np.full(self._data.size * 2, np.nan)
+            grown[:self.size] = self._data
+            self._data = grown
+        self._data[self.size] = value
+        self.size += 1
+
+    def values(self) -> np.ndarray:
+        return self._data[:self.size]
+
+    def clear(self) -> None:
+        self.size = 0
+
+
+def _value(record: dict[str, Any], key: str) -> float:
+    value = record.get(key)
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else math.nan
+
+
+class TrainingPlots(QWidget):
+    """``lossPlot`` (train and validation loss per epoch, log y) and ``lrPlot`` (learning rate,
+    log y, same epoch axis). ``add_epoch`` takes the engine's epoch record as a dict;
+    ``redrawn`` fires after each (throttled) redraw, so companions can update with it."""
+
+    redrawn = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.loss_plot = pg.PlotWidget()
+        self.loss_plot.setObjectName("lossPlot")
+        loss = self.loss_plot.getPlotItem()
+        loss.setLogMode(x=False, y=True)
+        loss.showGrid(x=True, y=True, alpha=0.2)
+        loss.setLabel("bottom", "epoch")
+        loss.setLabel("left", "loss (log scale)")
+        loss.addLegend(offset=(-10, 10))
+        loss.setMenuEnabled(False)
+        symbol = {"symbol": "o", "symbolSize": 5}
+        self.train_curve = loss.plot(name="train", pen=pg.mkPen(TRAIN_COLOR, width=2),
+                                     symbolBrush=TRAIN_COLOR, symbolPen=None, **symbol)
+        self.val_curve = loss.plot(name="validation", pen=pg.mkPen(VAL_COLOR, width=2),
+                                   symbolBrush=VAL_COLOR, symbolPen=None, connect="finite",
+                                   **symbol)
+        self.lr_plot = pg.PlotWidget()
+        self.lr_plot.setObjectName("lrPlot")
+        lr = self.lr_plot.getPlotItem()
+        lr.setLogMode(x=False, y=True)
+        lr.showGrid(x=True, y=True, alpha=0.2)
+        lr.setLabel("bottom", "epoch")
+        lr.setLabel("left", "learning rate")
+        lr.setMenuEnabled(False)
+        lr.setXLink(loss)
+        self.lr_curve = lr.plot(pen=pg.mkPen(LR_COLOR, width=2), stepMode=None)
+        self.lr_plot.setMaximumHeight(150)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.loss_plot, stretch=3)
+        layout.addWidget(self.lr_plot, stretch=1)
+
+        self._epochs, self._train, self._val, self._lr = (_Buffer(), _Buffer(), _Buffer(),
+                                                         _Buffer())
+        self.axis_label = "loss (log scale)"
+        self.redraws = 0
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+
+    @property
+    def epochs(self) -> int:
+        return self._epochs.size
+
+    def clear(self) -> None:
+        for buffer in (self._epochs, self._train, self._val, self._lr):
+            buffer.clear()
+        self.redraw()
+
+    def add_epoch(self, record: dict[str, Any]) -> None:
+        """Append one finished epoch and schedule a redraw."""
+        self._epochs.append(float(record["epoch"]))
+        self._train.append(_value(record, "train_loss"))
+        self._val.append(_value(record, "val_loss"))
+        self._lr.append(_value(record, "lr"))
+        self.schedule_redraw()
+
+    def schedule_redraw(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    @Slot()
+    def redraw(self) -> None:
+        """Push the buffers into the curves (the only place that touches them)."""
+        self._timer.stop()
+        self.redraws += 1
+        epochs = self._epochs.values()
+        curves = loss_curves(self._train.values(), self._val.values())
+        if curves.label != self.axis_label:
+            self.axis_label = curves.label
+            self.loss_plot.getPlotItem().setLabel("left", curves.label)
+        self.train_curve.setData(epochs, curves.train)
+        if np.isfinite(curves.val).any():
+            self.val_curve.setData(epochs, curves.val)
+        else:
+            self.val_curve.setData([], [])
+        lr = self._lr.values()
+        keep = np.isfinite(lr) & (lr > 0)
+        self.lr_curve.setData(epochs[keep], lr[keep])
+        self.redrawn.emit()
+
+    def curve_data(self) -> dict[str, np.ndarray]:
+        """What the curves hold now (before the log axis): epochs, train, val, lr_epochs, lr."""
+
+        def column(values: np.ndarray | None) -> np.ndarray:
+            return np.zeros(0) if values is None else np.asarray(values)
+
+        return {"epochs": column(self.train_curve.xData), "train": column(self.train_curve.yData),
+                "val": column(self.val_curve.yData), "lr_epochs": column(self.lr_curve.xData),
+                "lr": column(self.lr_curve.yData)}

@@ -1,0 +1,128 @@
+"""Pieces behind the dashboard and the run list that need no window: the loss axis, the
+plots' throttle, run folders, and the latest-only preview hand-over between threads."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from app.runs import list_runs, new_run_dir, read_run, train_losses
+from app.widgets.loss_scale import loss_curves
+from app.widgets.training_plots import TrainingPlots
+from app.workers.training import TrainingEvents
+
+
+def test_negative_losses_become_excess_over_the_lowest_plus_delta():
+    rng = np.random.default_rng(3)
+    train = -500.0 - np.cumsum(rng.random(8) * 5)
+    val = train + rng.normal(0, 1, 8)
+    val[2] = np.nan  # an epoch without validation
+    curves = loss_curves(train, val)
+    lowest = np.nanmin(np.concatenate([train, val]))
+    spread = np.nanmax(np.concatenate([train, val])) - lowest
+    np.testing.assert_allclose(curves.train, train - lowest + 1e-3 * spread)
+    np.testing.assert_allclose(curves.val[[0, 1, 3]], val[[0, 1, 3]] - lowest + 1e-3 * spread)
+    assert np.isnan(curves.val[2])
+    finite = np.concatenate([curves.train, curves.val[np.isfinite(curves.val)]])
+    assert finite.min() > 0  # every point fits on a log axis
+    # the label lets a reader recover each loss: drawn - delta + lowest
+    assert f"{lowest:.6g}" in curves.label and "δ" in curves.label
+    np.testing.assert_allclose(curves.train - curves.delta + curves.baseline, train)
+
+
+def test_positive_losses_are_drawn_as_they_are():
+    train = np.array([3.0, 2.0, 1.5])
+    curves = loss_curves(train, np.array([np.nan, np.nan, np.nan]))
+    np.testing.assert_array_equal(curves.train, train)
+    assert curves.baseline is None and curves.label == "loss (log scale)"
+    single = loss_curves(np.array([-4.0]), np.array([np.nan]))
+    assert single.train[0] > 0  # one negative value: a tiny positive offset, not zero
+
+
+def test_plots_redraw_at_most_once_per_interval(qtbot):
+    plots = TrainingPlots()
+    plots.redraw()  # the initial, empty draw
+    before = plots.redraws
+    for epoch in range(1, 51):  # 50 epochs arriving in one burst
+        plots.add_epoch({"epoch": epoch, "train_loss": -100.0 - epoch, "val_loss": None,
+                         "lr": 1e-3, "seconds": 0.1, "patterns_per_second": 10.0})
+    assert plots.redraws == before  # nothing drawn synchronously
+    qtbot.waitUntil(lambda: plots.redraws == before + 1, timeout=2000)
+    qtbot.wait(250)
+    assert plots.redraws == before + 1  # one redraw for the whole burst
+    data = plots.curve_data()
+    np.testing.assert_array_equal(data["epochs"], np.arange(1, 51))
+    assert data["val"].size == 0  # no validation values: no validation curve
+    np.testing.assert_allclose(data["lr"], 1e-3)
+
+
+def test_only_the_newest_preview_reaches_the_gui(qtbot):
+    events = TrainingEvents()
+    shown = []
+    events.previewReady.connect(lambda epoch, image: shown.append((epoch, image[0, 0])))
+    images = [np.full((4, 4), k, np.complex64) for k in range(4)]
+
+    def training_thread():  # three previews faster than the GUI thread takes them
+        for epoch in (1, 2, 3):
+            events.post_preview(epoch, images[epoch])
+
+    thread = threading.Thread(target=training_thread)
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: len(shown) >= 1)
+    qtbot.wait(50)
+    assert shown == [(3, 3)]  # epochs 1 and 2 were late: dropped, never shown
+    assert events.previews_dropped == 2
+    events.post_preview(2, images[2])  # an older epoch arriving after a newer one
+    qtbot.wait(50)
+    assert shown == [(3, 3)]
+
+
+def write_run(folder: Path, info: dict | None, epochs: int, checkpoint: bool) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text("[training]\nepochs = 5\n")
+    if info is not None:
+        (folder / "run.json").write_text(json.dumps(info))
+    rows = "".join(f"{e},{-10.0 - e},,0.001,1.0,50.0\n" for e in range(1, epochs + 1))
+    (folder / "history.csv").write_text("epoch,train_loss,val_loss,lr,seconds,"
+                                        f"patterns_per_second\n{rows}")
+    if checkpoint:
+        (folder / "checkpoints").mkdir()
+        (folder / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    return folder
+
+
+def test_run_folders_are_listed_newest_first_with_their_state(tmp_path: Path):
+    root = tmp_path / "runs"
+    finished = write_run(root / "a-1", {"status": "finished", "epochs": 3,
+                                        "final_train_loss": -13.0, "final_val_loss": None,
+                                        "started": "2026-01-02T10:00:00+00:00",
+                                        "source": "/data/a.npz"}, 3, True)
+    crashed = write_run(root / "b-1", {"status": "running",
+                                       "started": "2026-01-03T10:00:00+00:00"}, 2, True)
+    write_run(root / "c-1", None, 0, False)  # only a config: unknown, nothing to resume
+    (root / "not-a-run").mkdir()
+    records = list_runs(root)
+    assert [r.name for r in records] == ["b-1", "a-1", "c-1"]
+    b, a, c = records
+    assert (a.status, a.epochs, a.final_train_loss, a.final_val_loss, a.source) == (
+        "finished", 3, -13.0, None, "a.npz")
+    assert a.can_resume and "epochs = 5" in a.config_text
+    assert (b.status, b.epochs) == ("incomplete", 2)  # never recorded an end
+    assert read_run(crashed, active=crashed).status == "running"
+    assert not read_run(crashed, active=crashed).can_resume
+    assert (c.status, c.can_resume, c.has_checkpoint) == ("unknown", False, False)
+    assert train_losses(finished) == (-11.0, -12.0, -13.0)
+    assert list_runs(tmp_path / "missing") == []
+
+
+def test_new_run_folders_are_named_after_the_scan_and_never_reused(tmp_path: Path):
+    when = datetime(2026, 3, 4, 5, 6, 7)
+    first = new_run_dir(tmp_path, "my scan/1", when)
+    assert first.name == "my_scan_1-20260304-050607"
+    first.mkdir()
+    assert new_run_dir(tmp_path, "my scan/1", when).name == "my_scan_1-20260304-050607-2"
