@@ -51,13 +51,15 @@ class ReconstructionEntry:
     comparison object or None: the scan's ground truth (offset (0, 0)) or a loaded
     reference reconstruction, with ``reference_offset`` (row, col) in the scan frame.
     ``metrics`` is ``Evaluation.to_dict()`` against the reference, or None with
-    ``metrics_note`` saying why.
+    ``metrics_note`` saying why. ``display`` is the object as drawn: NaN where no patch
+    landed (the engine's object has 0 there).
     """
 
     reconstruction: Any
     scan_key: int
     scan_name: str
     model: ModelEntry
+    display: np.ndarray | None = None
     reference: np.ndarray | None = None
     reference_offset: tuple[float, float] = (0.0, 0.0)
     reference_label: str = ""

@@ -294,7 +294,8 @@ class ReconstructionViewer(QWidget):
         def done(result: ReconstructionResult) -> None:
             self.context.session.set_reconstruction(ReconstructionEntry(
                 reconstruction=result.reconstruction, scan_key=entry.key, scan_name=entry.name,
-                model=model, reference=None if reference is None else reference.object,
+                model=model, display=result.display,
+                reference=None if reference is None else reference.object,
                 reference_offset=(0.0, 0.0) if reference is None else reference.offset,
                 reference_label="" if reference is None else reference.label,
                 metrics=result.metrics, metrics_note=result.metrics_note))
@@ -339,10 +340,11 @@ class ReconstructionViewer(QWidget):
             self._show_metrics(None, "")
             return
         recon = shown.reconstruction
-        self.comparison.set_reconstruction(recon.object, recon.offset, recon.positions)
+        shown_object = shown.display if shown.display is not None else recon.object
+        self.comparison.set_reconstruction(shown_object, recon.offset, recon.positions)
         self.comparison.set_reference(shown.reference, shown.reference_offset,
                                       shown.reference_label or "reference")
-        sources = [ProfileSource("reconstruction", recon.object, recon.offset)]
+        sources = [ProfileSource("reconstruction", shown_object, recon.offset)]
         if shown.reference is not None:
             sources.append(ProfileSource(shown.reference_label, shown.reference,
                                          shown.reference_offset))

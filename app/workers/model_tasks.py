@@ -30,11 +30,20 @@ class Reference:
 
 @dataclass(frozen=True)
 class ReconstructionResult:
-    """A reconstruction and its comparison (metrics None, with a note, when there is none)."""
+    """A reconstruction, its display copy and its comparison (metrics None, with a note,
+    when there is none)."""
 
     reconstruction: Any
+    display: np.ndarray
     metrics: dict[str, Any] | None
     metrics_note: str
+
+
+def display_object(reconstruction: Any) -> np.ndarray:
+    """The stitched object (H, W) complex64 with NaN where no patch landed (weight 0), so
+    the viewer neither shows nor fits its levels to the empty border."""
+    return np.where(reconstruction.weight > 0, reconstruction.object,
+                    np.complex64(np.nan)).astype(np.complex64)
 
 
 def compare(reconstruction: Any, reference: Reference | None) -> tuple[dict | None, str]:
@@ -65,11 +74,12 @@ def reconstruct_task(model: Any, scan: Scan, reference: Reference | None) -> Tas
         from ptycho_engine import reconstruct
 
         reconstruction = reconstruct(model, scan)
+        display = display_object(reconstruction)
         if context.cancelled:
-            return ReconstructionResult(reconstruction, None, "")
+            return ReconstructionResult(reconstruction, display, None, "")
         context.report(0, 0, f"Comparing {scan.name} with the reference…")
         metrics, note = compare(reconstruction, reference)
-        return ReconstructionResult(reconstruction, metrics, note)
+        return ReconstructionResult(reconstruction, display, metrics, note)
 
     return task
 

@@ -122,6 +122,15 @@ class TrainingEvents(QObject):
         self.resultReady.emit(result)
 
 
+def preview_image(amplitude: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """(H, W) complex64 from the engine's preview amplitude and phase (H, W) float32, with
+    NaN where nothing was stitched (amplitude exactly 0): such pixels are drawn transparent
+    and do not pull the colour levels to zero. Runs in the training thread."""
+    image = (amplitude * np.exp(1j * phase)).astype(np.complex64)
+    image[amplitude == 0] = np.nan
+    return image
+
+
 def _make_observer(events: TrainingEvents, context: TaskContext) -> Any:
     """A TrainingObserver (built on first use: importing it imports torch) posting to
     ``events`` and reporting progress to the job."""
@@ -142,8 +151,7 @@ def _make_observer(events: TrainingEvents, context: TaskContext) -> Any:
                            f"Training: epoch {record.epoch} of {self.total_epochs}")
 
         def preview(self, epoch: int, amplitude: np.ndarray, phase: np.ndarray) -> None:
-            image = (amplitude * np.exp(1j * phase)).astype(np.complex64)
-            events.post_preview(int(epoch), image)
+            events.post_preview(int(epoch), preview_image(amplitude, phase))
 
         def finished(self, status: str, summary: dict[str, Any]) -> None:
             events._posted_finished.emit(status, dict(summary))

@@ -80,8 +80,9 @@ def test_train_shows_epochs_curves_and_previews_then_exports(qtbot, make_window,
     np.testing.assert_allclose(preview.amplitude_view.plot.getViewBox().viewRange(),
                                range_before)
     assert preview.amplitude_view.levels() == (0.1, 0.3)
-    amplitude = np.abs(preview.image())
-    assert amplitude.std() > 1e-3 * amplitude.mean() > 0
+    amplitude = np.abs(preview.image())  # NaN where nothing was stitched
+    assert np.isfinite(amplitude).mean() > 0.3
+    assert np.nanstd(amplitude) > 1e-3 * np.nanmean(amplitude) > 0
 
     # the run is listed with its final loss and config
     run_dir = window.training.run_dir
