@@ -1,10 +1,15 @@
 """Screenshots of Ptycho Studio with the demo scan, rendered offscreen (no display needed).
 
     .venv/bin/python packaging/screenshots.py [--out docs/screenshots] [--scan FILE]
+                                              [--epochs 8 | --epochs 0]
 
 Writes main_window.png and one PNG per panel (scans, diffraction, positions,
-probe, config, config_invalid). Settings go to a temporary folder, never to
-the user's. Look at every image: an empty or black plot is a bug.
+probe, config, config_invalid); then trains for real on the scan with the
+"quick look (CPU)" preset for ``--epochs`` epochs (about a minute each on a
+2-core CPU; 0 skips it) and writes training.png (the dashboard),
+reconstruction.png (the stitched object above its ground truth, with a line
+profile and metrics) and runs.png. Settings and runs go to a temporary folder,
+never to the user's. Look at every image: an empty or black plot is a bug.
 """
 
 from __future__ import annotations
@@ -44,10 +49,56 @@ def save(widget, path: Path) -> Path:
     return path
 
 
+def save_floating(app, dock, path: Path, size: tuple[int, int]) -> Path:
+    """Float ``dock`` at ``size``, grab it, and put it back in the window."""
+    dock.setFloating(True)
+    dock.resize(*size)
+    dock.show()
+    dock.raise_()
+    settle(app, 40)
+    try:
+        return save(dock, path)
+    finally:
+        dock.setFloating(False)
+        settle(app)
+
+
+def training_shots(app, window, out: Path, epochs: int) -> None:
+    """Train on the open scan (quick look preset, ``epochs`` epochs), then shoot the
+    dashboard, the reconstruction viewer (ground truth below, line profile) and the runs."""
+    from ptycho_engine import with_overrides
+
+    window.config_editor.apply_preset("quick look (CPU)")
+    window.session.set_config(with_overrides(window.session.config,
+                                             {"training.epochs": epochs}))
+    started = time.monotonic()
+    window.training_dashboard.train_button.click()
+    wait_until(app, lambda: window.session.training_running)
+    wait_until(app, lambda: not window.session.training_running, timeout_s=900.0 * epochs)
+    print(f"trained {epochs} epochs in {time.monotonic() - started:.0f} s")
+    wait_until(app, lambda: window.session.reconstruction is not None
+               and not window.jobs.busy, timeout_s=600.0)
+    settle(app, 40)
+    save_floating(app, window.docks["trainingDock"], out / "training.png", (1100, 760))
+    viewer = window.reconstruction_viewer
+    viewer.profile_toggle.setChecked(True)
+    recon = window.session.reconstruction.reconstruction
+    height, width = recon.object.shape
+    row, col = recon.offset
+    viewer.profile.set_line((col + 0.15 * width, row + 0.5 * height),
+                            (col + 0.85 * width, row + 0.5 * height))
+    save_floating(app, window.docks["reconstructionDock"], out / "reconstruction.png",
+                  (1200, 900))
+    save_floating(app, window.docks["runsDock"], out / "runs.png", (1000, 360))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--scan", type=Path, default=DEMO)
+    parser.add_argument("--epochs", type=int, default=8,
+                        help="epochs of the real training behind the training and "
+                             "reconstruction shots (0 skips them)")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(ROOT))
@@ -79,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         window.config_editor.editors["training.batch_size"].widget.setValue(24)
         settle(app)
         save(window.docks["configDock"], args.out / "config_invalid.png")
+        if args.epochs > 0:
+            training_shots(app, window, args.out, args.epochs)
         window.close()
     return 0
 

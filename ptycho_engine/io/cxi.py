@@ -195,10 +195,11 @@ def _positions_px(translation: np.ndarray, pixel_m: float, N: int,
     shifted so the smallest x and y sit at N/2, keeping every patch inside a
     non-negative object frame.
     """
-    positions = -np.asarray(translation, dtype=np.float64)[:, :2] / pixel_m
-    if origin is not None:
-        return positions + origin
-    return positions + (N / 2 - positions.min(axis=0))
+    with np.errstate(over="ignore", invalid="ignore"):  # bad values: read_cxi refuses them
+        positions = -np.asarray(translation, dtype=np.float64)[:, :2] / pixel_m
+        if origin is not None:
+            return positions + origin
+        return positions + (N / 2 - positions.min(axis=0))
 
 
 def _diffraction_dataset(file: h5py.File, path: Path) -> tuple[str, h5py.Dataset]:
@@ -224,16 +225,19 @@ def _diffraction_dataset(file: h5py.File, path: Path) -> tuple[str, h5py.Dataset
     return name, dataset
 
 
-def _read_optional(file: h5py.Group, names: tuple[str, ...],
-                   path: Path) -> tuple[str, np.ndarray, dict[str, Any]] | None:
+def _read_optional(file: h5py.Group, names: tuple[str, ...], path: Path,
+                   ndim: int | None = None) -> tuple[str, np.ndarray, dict[str, Any]] | None:
     """(name, values, attributes) of the first existing dataset of ``names``.
 
-    Its declared size is checked against the memory first, so it is never read
-    when it could not fit.
+    Its declared shape (``ndim`` dimensions when given) and size are checked
+    first, so it is never read when it could not fit in memory.
     """
     for name in names:
         node = file.get(name)
         if isinstance(node, h5py.Dataset):
+            if ndim is not None and node.ndim != ndim:
+                raise ScanFormatError(f"has shape {node.shape}; expected {ndim} dimensions",
+                                      source=path, key=name)
             check_fits_in_memory(node.shape, node.dtype, source=path, key=name)
             return name, np.asarray(node[()]), dict(node.attrs)
     return None
@@ -337,12 +341,12 @@ def read_cxi(path: str | Path) -> Scan:
         translation = _translation(file, path, dataset.shape[0])
         origin = _origin(file[TRANSLATION].attrs.get(ORIGIN_ATTR))
         probe_found = _read_probe(file, path, N, extra)
-        object_found = _read_optional(file, (OBJECT_PATH,), path)
+        object_found = _read_optional(file, (OBJECT_PATH,), path, ndim=2)
         photons = None
         group = file.get(EXTRA_GROUP)
         if isinstance(group, h5py.Group):
             photons = _positive_number(group.attrs.get("photons_per_pattern"))
-            found = _read_optional(group, ("scan_index",), path)
+            found = _read_optional(group, ("scan_index",), path, ndim=1)
             if found is not None:
                 extra["scan_index"] = found[1]
         shape = dataset.shape

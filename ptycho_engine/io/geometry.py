@@ -93,8 +93,10 @@ def far_field_check(wavelength_m: float, distance_m: float, detector_pixel_m: fl
     pixel_m = far_field_object_pixel_m(wavelength_m, distance_m, detector_pixel_m, N)
     illuminated_m = illuminated_px * pixel_m
     view_m = N * pixel_m
-    fresnel = illuminated_m**2 / (wavelength_m * distance_m)
-    fresnel_limit = (FAR_FIELD_FILL * view_m) ** 2 / (wavelength_m * distance_m)
+    # products, not ** 2: float ** overflows with an error, a product to inf
+    fresnel = illuminated_m * illuminated_m / (wavelength_m * distance_m)
+    fresnel_limit = (FAR_FIELD_FILL * view_m) * (FAR_FIELD_FILL * view_m) / (
+        wavelength_m * distance_m)
     return (f"near-field geometry: the scan step of {step:.1f} px ({step * pixel_m * 1e6:.2f} µm) "
             f"implies an illuminated area of ~{illuminated_m * 1e6:.2f} µm, larger than "
             f"{FAR_FIELD_FILL:.0%} of the {view_m * 1e6:.2f} µm far-field field of view "

@@ -116,11 +116,16 @@ def _member(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
 
 
 def _scalar(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> float:
+    """One positive number (photons, energy, distance or pixel size)."""
     value = _member(npz, key, path)
     if value.size != 1 or value.dtype.kind not in "fiu":
         raise ScanFormatError(f"has shape {value.shape} and dtype {value.dtype}; expected a "
                               "single real number", source=path, key=key)
-    return float(value.reshape(()))
+    number = float(value.reshape(()))
+    if not (np.isfinite(number) and number > 0):
+        raise ScanFormatError(f"is {number}; expected a positive number (SI units: m, eV, "
+                              "photons); fix or remove it", source=path, key=key)
+    return number
 
 
 def _diffraction(npz: np.lib.npyio.NpzFile, path: Path, n_positions: int,
@@ -161,6 +166,10 @@ def _positions(npz: np.lib.npyio.NpzFile, path: Path) -> np.ndarray:
         raise ScanFormatError(f"xcoords has shape {x.shape} and ycoords {y.shape}; expected "
                               "two 1-D arrays of the same length", source=path,
                               key=POSITIONS_KEY)
+    for key, values in (("xcoords", x), ("ycoords", y)):
+        if values.dtype.kind not in "fiu":
+            raise ScanFormatError(f"has dtype {values.dtype}; expected real numbers (object "
+                                  "pixels)", source=path, key=key)
     return np.stack([x, y], axis=1)
 
 

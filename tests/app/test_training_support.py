@@ -126,3 +126,24 @@ def test_new_run_folders_are_named_after_the_scan_and_never_reused(tmp_path: Pat
     assert first.name == "my_scan_1-20260304-050607"
     first.mkdir()
     assert new_run_dir(tmp_path, "my scan/1", when).name == "my_scan_1-20260304-050607-2"
+
+
+def test_a_running_training_disables_train_and_models_are_signalled(qtbot, tiny_scan_file):
+    from app.session import ModelEntry, Session
+    from ptycho_engine import load_scan, summarize_scan
+
+    session = Session()
+    allowed, running, models = [], [], []
+    session.trainingAllowedChanged.connect(allowed.append)
+    session.trainingRunningChanged.connect(running.append)
+    session.modelChanged.connect(models.append)
+    scan = load_scan(tiny_scan_file)
+    session.add_scan(tiny_scan_file, scan, summarize_scan(scan))
+    assert session.training_allowed and allowed == [True]
+    session.set_training_running(True)
+    assert not session.training_allowed and allowed == [True, False] and running == [True]
+    session.set_training_running(False)
+    assert session.training_allowed and running == [True, False]
+    entry = ModelEntry(kind="run", label="r", source=tiny_scan_file.parent, N=16)
+    session.set_model(entry)
+    assert session.model is entry and models == [entry]

@@ -36,7 +36,7 @@ from .fuzz_inputs import (
     write_base_cxi,
 )
 
-EXAMPLES = int(os.environ.get("PTYCHO_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("PTYCHO_FUZZ_EXAMPLES", "200"))
 HANG_S = 10.0
 FUZZ = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=2), derandomize=True,
                 database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
