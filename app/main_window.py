@@ -131,11 +131,13 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(scans, diffraction, horizontal)
         self.splitDockWidget(diffraction, probe, vertical)
         self.splitDockWidget(scans, positions, vertical)
-        training = self.add_panel("Training", self.training_dashboard, "trainingDock", left,
-                                  tabify_with=diffraction)
-        reconstruction = self.add_panel("Reconstruction", self.reconstruction_viewer,
+        # the new panels scroll rather than force a larger window on small screens
+        training = self.add_panel("Training", scrollable(self.training_dashboard),
+                                  "trainingDock", left, tabify_with=diffraction)
+        reconstruction = self.add_panel("Reconstruction", scrollable(self.reconstruction_viewer),
                                         "reconstructionDock", left, tabify_with=diffraction)
-        self.add_panel("Runs", self.run_list, "runsDock", left, tabify_with=diffraction)
+        self.add_panel("Runs", scrollable(self.run_list), "runsDock", left,
+                       tabify_with=diffraction)
         self.training.runStarted.connect(lambda _start: training.raise_())
         self.session.reconstructionChanged.connect(
             lambda entry: reconstruction.raise_() if entry is not None else None)
@@ -147,12 +149,11 @@ class MainWindow(QMainWindow):
     def add_panel(self, title: str, widget: QWidget, object_name: str,
                   area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea, *,
                   tabify_with: QDockWidget | None = None) -> QDockWidget:
-        """Put ``widget`` in a dock (listed in View, scrolling when the dock is smaller than
-        the widget), and route its image read-outs to the status bar. ``object_name`` keeps
-        its place in the saved layout."""
+        """Put ``widget`` in a dock (listed in View), and route its image read-outs to the
+        status bar. ``object_name`` keeps its place in the saved layout."""
         dock = QDockWidget(title, self)
         dock.setObjectName(object_name)
-        dock.setWidget(scrollable(widget))
+        dock.setWidget(widget)
         self.addDockWidget(area, dock)
         if tabify_with is not None:
             self.tabifyDockWidget(tabify_with, dock)

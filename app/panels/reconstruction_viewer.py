@@ -19,13 +19,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -34,16 +31,11 @@ from ptycho_engine import PtychoError
 
 from ..context import AppContext
 from ..dialogs import PNG_FILTER
-from ..model_text import (
-    METRIC_ROWS,
-    METRIC_TIPS,
-    describe_alignment,
-    describe_bundle,
-    metric_cell,
-)
+from ..model_text import describe_bundle
 from ..session import ModelEntry, ReconstructionEntry, ScanEntry
 from ..widgets.comparison_view import ComparisonView
 from ..widgets.line_profile import LineProfile, ProfileSource
+from ..widgets.metrics_table import MetricsTable
 from ..workers import Job, LatestOnly
 from ..workers.model_tasks import (
     ReconstructionResult,
@@ -143,28 +135,12 @@ class ReconstructionViewer(QWidget):
         self.model_details.setReadOnly(True)
         self.model_details.setPlaceholderText("The current model's config, training summary "
                                               "and provenance appear here.")
-        self.metrics_table = QTableWidget(len(METRIC_ROWS), 2)
-        self.metrics_table.setObjectName("metricsTable")
-        self.metrics_table.setHorizontalHeaderLabels(["amplitude", "phase"])
-        self.metrics_table.setVerticalHeaderLabels([label for label, _, _ in METRIC_ROWS])
-        for row, (label, _, _) in enumerate(METRIC_ROWS):
-            self.metrics_table.verticalHeaderItem(row).setToolTip(METRIC_TIPS[label])
-        self.metrics_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.metrics_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.Stretch)
-        self.metrics_table.setFixedHeight(
-            self.metrics_table.horizontalHeader().sizeHint().height()
-            + len(METRIC_ROWS) * self.metrics_table.verticalHeader().defaultSectionSize() + 4)
-        self.metrics_note = QLabel("")
-        self.metrics_note.setObjectName("metricsNote")
-        self.metrics_note.setWordWrap(True)
+        self.metrics = MetricsTable()
         side = QWidget()
         side.setMinimumWidth(220)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addWidget(QLabel("Metrics (engine's evaluate)"))
-        side_layout.addWidget(self.metrics_table)
-        side_layout.addWidget(self.metrics_note)
+        side_layout.addWidget(self.metrics)
         side_layout.addWidget(QLabel("Model"))
         side_layout.addWidget(self.model_details, stretch=1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -337,7 +313,7 @@ class ReconstructionViewer(QWidget):
         if shown is None:
             self.comparison.set_reconstruction(None)
             self.profile.set_sources([])
-            self._show_metrics(None, "")
+            self.metrics.show_metrics(None, "")
             return
         recon = shown.reconstruction
         shown_object = shown.display if shown.display is not None else recon.object
@@ -351,24 +327,12 @@ class ReconstructionViewer(QWidget):
         if not self.profile_toggle.isChecked():
             self.profile.place_across(recon.offset, recon.object.shape)
         self.profile.set_sources(sources)
-        self._show_metrics(shown.metrics, shown.metrics_note)
+        self.metrics.show_metrics(shown.metrics, shown.metrics_note)
         height, width = recon.object.shape
         self.info_label.setText(
             f"{shown.scan_name}: {height} × {width} px object from {len(recon.positions):,} "
             f"positions, offset (row, col) = ({recon.offset[0]:g}, {recon.offset[1]:g}); "
             f"model {shown.model.label}")
-
-    def _show_metrics(self, metrics: dict[str, Any] | None, note: str) -> None:
-        for row, (_, suffix, fmt) in enumerate(METRIC_ROWS):
-            for column, component in enumerate(("amplitude", "phase")):
-                text = metric_cell(metrics, component, suffix, fmt) if metrics else "—"
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.metrics_table.setItem(row, column, item)
-        text = note
-        if metrics:
-            text = f"{note}; {describe_alignment(metrics)}"
-        self.metrics_note.setText(text)
 
     @Slot(bool)
     def _on_profile_toggled(self, on: bool) -> None:
