@@ -246,7 +246,12 @@ class ReconstructionViewer(QWidget):
         session = self.context.session
         entry = session.entry(model.scan_key) if model.scan_key is not None else None
         entry = entry or session.current_scan()
-        if entry is not None and entry.scan.N == model.N:
+        if entry is not None and entry.scan.N != model.N:
+            self.info_label.setText(f"Model: {model.label}, for {model.N} × {model.N} "
+                                    f"patterns; {entry.name} has {entry.scan.N} × "
+                                    f"{entry.scan.N}: select a scan of that size and click "
+                                    "Reconstruct.")
+        elif entry is not None:
             with self.context.reporter.guard("Reconstruct"):
                 self.reconstruct(entry)
 
