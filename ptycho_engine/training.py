@@ -31,7 +31,7 @@ from .datamodule import PtychoDataModule
 from .errors import ConfigError, PtychoError, TrainingCancelled, TrainingError
 from .grouping import make_groups
 from .inference import inference_batch_size, stitch_groups
-from .model_store import LAST_CHECKPOINT, checkpoint_dir
+from .model_store import LAST_CHECKPOINT, checkpoint_dir, read_checkpoint
 from .module import PtychoPINNModule
 from .observer import CancelToken, EpochRecord, TrainingObserver
 from .physics import canvas_size
@@ -202,8 +202,7 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
     history_path = run_path / "history.csv"
     history = read_history(history_path) if resume_checkpoint else []
     if resume_checkpoint is not None:
-        done = int(torch.load(resume_checkpoint, map_location="cpu",
-                              weights_only=True).get("epoch", -1)) + 1
+        done = int(read_checkpoint(resume_checkpoint).get("epoch", -1)) + 1
         history = [record for record in history if record.epoch <= done]
     stop = StopControl(cancel, time_limit_s)
     chosen = _accelerator(config, accelerator)

@@ -38,7 +38,7 @@ PROBE_NORMALISATION = "mean modulus in N/4 disc"
 """The probe is divided so that mean |disc(N/4) * probe| over the N x N array = 1/probe_scale."""
 
 SEAL_KEY = "manifest_sha256"
-_PLACEHOLDER = "0" * 64
+_BLANK_SEAL = "0" * 64
 _VERSION = re.compile(r"^(\d{1,6})\.(\d{1,6})$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -86,13 +86,13 @@ def check_version(manifest: dict[str, Any], *, source: str | Path) -> tuple[int,
 def seal_manifest(manifest: dict[str, Any]) -> bytes:
     """The manifest as UTF-8 JSON with its own SHA-256 filled in (see the module docstring)."""
     body = {key: value for key, value in manifest.items() if key != SEAL_KEY}
-    body[SEAL_KEY] = _PLACEHOLDER
+    body[SEAL_KEY] = _BLANK_SEAL
     text = json.dumps(body, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-    placeholder = _seal_field(_PLACEHOLDER)
-    if text.count(placeholder) != 1:
-        raise ValueError("the manifest text contains the seal placeholder more than once")
+    blank_seal = _seal_field(_BLANK_SEAL)
+    if text.count(blank_seal) != 1:
+        raise ValueError("the manifest text contains the blank seal more than once")
     data = text.encode("utf-8")
-    return data.replace(placeholder.encode(), _seal_field(sha256_hex(data)).encode())
+    return data.replace(blank_seal.encode(), _seal_field(sha256_hex(data)).encode())
 
 
 def verify_manifest_seal(raw: bytes, manifest: dict[str, Any], *, source: str | Path) -> None:
@@ -103,7 +103,7 @@ def verify_manifest_seal(raw: bytes, manifest: dict[str, Any], *, source: str | 
                           "damaged or was edited by hand", source=source, key=MANIFEST)
     field = _seal_field(claimed).encode()
     if raw.count(field) != 1 or sha256_hex(raw.replace(field, _seal_field(
-            _PLACEHOLDER).encode())) != claimed:
+            _BLANK_SEAL).encode())) != claimed:
         raise BundleError("checksum mismatch: the manifest was changed after the bundle was "
                           "written (damaged copy or edited by hand); export the model again",
                           source=source, key=MANIFEST)

@@ -134,3 +134,23 @@ def test_bundles_record_the_version(tmp_path):
     bundle = load_bundle(export_bundle(module, tmp_path / "model.ptyz"))
     assert bundle.manifest["engine_version"] == pyproject_version()
     assert bundle.summary()["engine_version"] == pyproject_version()
+
+
+def test_icon_found_in_a_pip_installed_environment(tmp_path, monkeypatch):
+    """Without the source tree, app_icon() uses <prefix>/share/ptycho-studio/icons (the wheel's
+    data files, see pyproject.toml)."""
+    import shutil
+
+    import app.icons as icons
+
+    share = tmp_path / "share" / "ptycho-studio" / "icons"
+    share.mkdir(parents=True)
+    for size in (16, 256):
+        shutil.copy(RESOURCES / "icons" / f"ptycho-studio-{size}.png", share)
+    monkeypatch.setattr(icons.sys, "prefix", str(tmp_path))
+    folders = [tmp_path / "nothing"] + [f for f in icons.icon_folders() if f == share]
+    assert folders[1:] == [share]
+    monkeypatch.setattr(icons, "icon_folders", lambda: folders)
+    assert [p.name for p in icons.icon_files()] == ["ptycho-studio-16.png",
+                                                    "ptycho-studio-256.png"]
+    assert {s.width() for s in icons.app_icon().availableSizes()} == {16, 256}
