@@ -104,8 +104,8 @@ def test_spec_bundles_every_resource_it_names():
     for name in re.findall(r'RESOURCES / "([^"]+)"(?: / "([^"]+)")?', spec):
         path = RESOURCES.joinpath(*[part for part in name if part])
         assert path.exists(), path
-    for script in ("launch_studio.py", "launch_engine.py"):
-        assert script in spec and (REPO / "packaging" / script).is_file()
+    for script in ("launch_studio", "launch_engine"):
+        assert f'"{script}"' in spec and (REPO / "packaging" / f"{script}.py").is_file()
 
 
 def test_one_version_for_both_clis():
