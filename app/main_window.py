@@ -13,14 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QUrl, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import (
-    QApplication,
-    QDockWidget,
-    QFrame,
-    QMainWindow,
-    QScrollArea,
-    QWidget,
-)
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
 from ptycho_engine import system_info
 
@@ -43,6 +36,7 @@ from .settings import SettingsStore
 from .status_bar import StatusPanel
 from .training_control import TrainingController
 from .widgets.complex_image import ComplexImageView
+from .widgets.panel_scroll import scrollable
 from .workers import Job, JobManager, TaskContext, run_in_thread
 from .workers.tasks import LoadedScan, export_scan_task, open_scan_task
 from .workers.training import warm_up_training
@@ -55,17 +49,6 @@ def local_files(urls: list[QUrl]) -> list[Path]:
     """The local files among dropped URLs."""
     return [Path(url.toLocalFile()) for url in urls if url.isLocalFile()
             and Path(url.toLocalFile()).is_file()]
-
-
-def scrollable(widget: QWidget) -> QScrollArea:
-    """``widget`` in a frameless scroll area: a large panel then never forces a minimum
-    window size, it scrolls when its dock is smaller than it."""
-    area = QScrollArea()
-    area.setObjectName(f"{widget.objectName() or 'panel'}Scroll")
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setWidget(widget)
-    return area
 
 
 class MainWindow(QMainWindow):

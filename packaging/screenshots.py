@@ -1,7 +1,7 @@
 """Screenshots of Ptycho Studio with the demo scan, rendered offscreen (no display needed).
 
     .venv/bin/python packaging/screenshots.py [--out docs/screenshots] [--scan FILE]
-                                              [--epochs 8 | --epochs 0]
+                                              [--epochs 20 | --epochs 0]
 
 Writes main_window.png and one PNG per panel (scans, diffraction, positions,
 probe, config, config_invalid); then trains for real on the scan with the
@@ -85,10 +85,10 @@ def training_shots(app, window, out: Path, epochs: int) -> None:
     recon = window.session.reconstruction.reconstruction
     height, width = recon.object.shape
     row, col = recon.offset
-    viewer.profile.set_line((col + 0.15 * width, row + 0.5 * height),
-                            (col + 0.85 * width, row + 0.5 * height))
+    viewer.profile.set_line((col + 0.2 * width, row + 0.3 * height),  # across the spokes
+                            (col + 0.8 * width, row + 0.3 * height))
     save_floating(app, window.docks["reconstructionDock"], out / "reconstruction.png",
-                  (1200, 900))
+                  (1100, 800))
     save_floating(app, window.docks["runsDock"], out / "runs.png", (1000, 360))
 
 
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--scan", type=Path, default=DEMO)
-    parser.add_argument("--epochs", type=int, default=8,
+    parser.add_argument("--epochs", type=int, default=20,
                         help="epochs of the real training behind the training and "
                              "reconstruction shots (0 skips them)")
     args = parser.parse_args(argv)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF, QTimer, Signal, Slot
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .amplitude_phase import AmplitudePhaseView
@@ -46,10 +47,6 @@ class ComparisonView(QWidget):
         self.reference.setObjectName("referenceImages")
         _titled(self.recon, "reconstruction")
         _titled(self.reference, "reference")
-        master = self.recon.amplitude_view.plot
-        for view in (self.reference.amplitude_view, self.reference.phase_view):
-            view.plot.setXLink(master)
-            view.plot.setYLink(master)
         self.reference.setVisible(False)
         self.empty_label = QLabel("No reconstruction yet: train a model, or Load Model…, then "
                                   "Reconstruct.")
@@ -60,7 +57,7 @@ class ComparisonView(QWidget):
                                          brush=pg.mkBrush(POSITION_BRUSH))
             scatter.setZValue(10)
             scatter.setVisible(False)
-            view.plot.addItem(scatter)
+            view.plot.addItem(scatter, ignoreBounds=True)  # the image alone sets the zoom
             self.position_items.append(scatter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -70,6 +67,10 @@ class ComparisonView(QWidget):
         self.recon.cursorInfo.connect(self.cursorInfo)
         self.reference.cursorInfo.connect(self.cursorInfo)
         self._shape: tuple[int, ...] | None = None
+        self._fit_rect: QRectF | None = None
+        self._keep_fit = True
+        self._syncing = False
+        self._link_views()
 
     def recon_views(self) -> tuple[ComplexImageView, ComplexImageView]:
         return self.recon.amplitude_view, self.recon.phase_view
@@ -115,17 +116,66 @@ class ComparisonView(QWidget):
         self.reference.set_image(obj)
         for view in self.reference_views():
             place(view, offset)
-        for view in self.reference_views():
-            view.plot.disableAutoRange()
+            view.plot.disableAutoRange()  # the reconstruction's view leads the zoom
+        self._follow_leader()
 
     def fit(self, offset: tuple[float, float], shape: tuple[int, ...]) -> None:
-        """Zoom all views to the reconstruction's extent."""
+        """Zoom all views to the reconstruction's extent, and keep doing so when the view is
+        shown or resized until the operator zooms or pans (as every image view does)."""
         for view in self.all_views():
-            view.plot.disableAutoRange()
+            view.plot.disableAutoRange()  # the leader's explicit range rules
         height, width = shape[:2]
-        rect = QRectF(float(offset[1]) - 0.5, float(offset[0]) - 0.5, float(width),
-                      float(height))
-        self.recon.amplitude_view.plot.getViewBox().setRange(rect, padding=0.02)
+        self._fit_rect = QRectF(float(offset[1]) - 0.5, float(offset[0]) - 0.5, float(width),
+                                float(height))
+        self._keep_fit = True
+        self._apply_fit()
+
+    @Slot()
+    def _apply_fit(self) -> None:
+        if self._keep_fit and self._fit_rect is not None and self.isVisible():
+            self.leader().setRange(self._fit_rect, padding=0.02)
+        self._follow_leader()
+
+    # ---------------------------------------------------------------- linking
+    def _link_views(self) -> None:
+        """One-way links: the reconstruction's amplitude view leads, the three others follow;
+        a zoom or pan in any view is handed to the leader. pyqtgraph's two-way links with
+        locked aspect ratios feed each other's adjustments back and the range runs away
+        when the views differ in size (seen here as a zoom-out to +-2000 px)."""
+        for view in self.all_views():
+            view.plot.setXLink(None)
+            view.plot.setYLink(None)
+            box = view.plot.getViewBox()
+            box.sigRangeChangedManually.connect(
+                lambda *_args, source=box: self._on_manual_range(source))
+        self.leader().sigRangeChanged.connect(self._follow_leader)
+
+    def leader(self) -> pg.ViewBox:
+        return self.recon.amplitude_view.plot.getViewBox()
+
+    def _on_manual_range(self, source: pg.ViewBox) -> None:
+        self._keep_fit = False
+        if source is not self.leader() and not self._syncing:
+            self.leader().setRange(source.viewRect(), padding=0)
+
+    def _follow_leader(self, *_args: object) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            rect = self.leader().viewRect()
+            for view in self.all_views()[1:]:
+                view.plot.getViewBox().setRange(rect, padding=0)
+        finally:
+            self._syncing = False
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        QTimer.singleShot(0, self, self._apply_fit)  # once the views have their size
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self, self._apply_fit)
 
     def set_positions_visible(self, visible: bool) -> None:
         for scatter in self.position_items:

@@ -64,13 +64,14 @@ class LineProfile(QWidget):
         self.host = host
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setObjectName("profilePlot")
+        self.graphics.setMinimumHeight(200)
         self.amplitude_plot = self.graphics.addPlot(row=0, col=0)
         self.phase_plot = self.graphics.addPlot(row=1, col=0)
         self.amplitude_plot.setLabel("left", "amplitude")
         self.phase_plot.setLabel("left", "phase", units="rad")
         self.phase_plot.setLabel("bottom", "distance along the line (px)")
         self.phase_plot.setXLink(self.amplitude_plot)
-        self.amplitude_plot.addLegend(offset=(-10, 5))
+        self.amplitude_plot.addLegend(offset=(-10, 5), brush=(0, 0, 0, 160))
         for plot in (self.amplitude_plot, self.phase_plot):
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setMenuEnabled(False)
@@ -83,7 +84,7 @@ class LineProfile(QWidget):
                                                                                 width=2))
         self.roi.setZValue(20)
         self.roi.setVisible(False)
-        host.addItem(self.roi)
+        host.addItem(self.roi, ignoreBounds=True)
         self._sources: list[ProfileSource] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal, Slot
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .loss_scale import loss_curves
 
@@ -82,13 +82,18 @@ class TrainingPlots(QWidget):
         lr.showGrid(x=True, y=True, alpha=0.2)
         lr.setLabel("bottom", "epoch")
         lr.setLabel("left", "learning rate")
+        lr.getAxis("left").enableAutoSIPrefix(False)
         lr.setMenuEnabled(False)
         lr.setXLink(loss)
         self.lr_curve = lr.plot(pen=pg.mkPen(LR_COLOR, width=2), stepMode=None)
-        self.lr_plot.setMaximumHeight(150)
+        self.lr_plot.setMinimumHeight(110)
+        self.lr_plot.setMaximumHeight(160)
+        self.scale_note = QLabel(" ")
+        self.scale_note.setObjectName("lossScaleNote")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot, stretch=3)
+        layout.addWidget(self.scale_note)
         layout.addWidget(self.lr_plot, stretch=1)
 
         self._epochs, self._train, self._val, self._lr = (_Buffer(), _Buffer(), _Buffer(),
@@ -131,6 +136,7 @@ class TrainingPlots(QWidget):
         if curves.label != self.axis_label:
             self.axis_label = curves.label
             self.loss_plot.getPlotItem().setLabel("left", curves.label)
+        self.scale_note.setText(curves.describe() if epochs.size else " ")
         self.train_curve.setData(epochs, curves.train)
         if np.isfinite(curves.val).any():
             self.val_curve.setData(epochs, curves.val)
@@ -139,6 +145,10 @@ class TrainingPlots(QWidget):
         lr = self._lr.values()
         keep = np.isfinite(lr) & (lr > 0)
         self.lr_curve.setData(epochs[keep], lr[keep])
+        if keep.any():  # a decade around the values: a constant rate gets a sane axis
+            low, high = float(lr[keep].min()), float(lr[keep].max())
+            self.lr_plot.getPlotItem().setYRange(np.log10(low) - 0.5, np.log10(high) + 0.5,
+                                                 padding=0)
         self.redrawn.emit()
 
     def curve_data(self) -> dict[str, np.ndarray]:

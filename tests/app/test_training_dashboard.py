@@ -66,7 +66,7 @@ def test_train_shows_epochs_curves_and_previews_then_exports(qtbot, make_window,
     losses = np.array([record["train_loss"] for record in epochs])
     val = np.array([record["val_loss"] for record in epochs])
     expected = losses - min(losses.min(), val.min())
-    expected += (max(losses.max(), val.max()) - min(losses.min(), val.min())) * 1e-3
+    expected += (max(losses.max(), val.max()) - min(losses.min(), val.min())) * 1e-2
     np.testing.assert_allclose(train_curve.yData, expected, rtol=1e-9)
     assert "lowest" in loss_plot.getPlotItem().getAxis("left").labelText
     lr_plot = window.findChild(pg.PlotWidget, "lrPlot")
