@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     if not has_display():
         print(HEADLESS_HINT, file=sys.stderr)
         return 2
+    # torch's OpenMP threads must sleep, not spin, when idle: set before torch is imported
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from app.application import run_application
 
     return run_application(args.files, config_path=args.config)

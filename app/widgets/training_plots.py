@@ -16,6 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from .log_ticks import log_ticks
 from .loss_scale import loss_curves
 
 REDRAW_MS = 100
@@ -146,9 +147,11 @@ class TrainingPlots(QWidget):
         keep = np.isfinite(lr) & (lr > 0)
         self.lr_curve.setData(epochs[keep], lr[keep])
         if keep.any():  # a decade around the values: a constant rate gets a sane axis
-            low, high = float(lr[keep].min()), float(lr[keep].max())
-            self.lr_plot.getPlotItem().setYRange(np.log10(low) - 0.5, np.log10(high) + 0.5,
-                                                 padding=0)
+            low = float(np.log10(lr[keep].min())) - 0.5
+            high = float(np.log10(lr[keep].max())) + 0.5
+            item = self.lr_plot.getPlotItem()
+            item.setYRange(low, high, padding=0)
+            item.getAxis("left").setTicks([log_ticks(low, high), []])
         self.redrawn.emit()
 
     def curve_data(self) -> dict[str, np.ndarray]:

@@ -148,3 +148,18 @@ def test_a_running_training_disables_train_and_models_are_signalled(qtbot, tiny_
     entry = ModelEntry(kind="run", label="r", source=tiny_scan_file.parent, N=16)
     session.set_model(entry)
     assert session.model is entry and models == [entry]
+
+
+def test_lr_axis_ticks_are_few_and_at_one_two_five_times_powers_of_ten():
+    import math
+
+    from app.widgets.log_ticks import log_ticks
+
+    constant = log_ticks(math.log10(1e-3) - 0.5, math.log10(1e-3) + 0.5)
+    assert [label for _, label in constant] == ["0.0005", "0.001", "0.002"]
+    assert all(math.isclose(pos, math.log10(float(label))) for pos, label in constant)
+    decaying = log_ticks(math.log10(1e-5) - 0.5, math.log10(1e-2) + 0.5)
+    assert [label for _, label in decaying] == ["1e-05", "0.0001", "0.001", "0.01"]
+    many = log_ticks(-12.0, 0.0)
+    assert 1 <= len(many) <= 4 and all(pos == round(pos) for pos, _ in many)  # powers of ten
+    assert log_ticks(float("nan"), 1.0) == []
