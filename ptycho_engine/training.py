@@ -199,35 +199,17 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
     datamodule = PtychoDataModule(data, batch_size=training.batch_size,
                                   val_fraction=training.val_fraction, seed=training.seed,
                                   validation=validation)
-    history_path = run_path / "history.csv"
-    history = read_history(history_path) if resume_checkpoint else []
-    if resume_checkpoint is not None:
-        done = int(read_checkpoint(resume_checkpoint).get("epoch", -1)) + 1
-        history = [record for record in history if record.epoch <= done]
     stop = StopControl(cancel, time_limit_s)
     chosen = _accelerator(config, accelerator)
     if training.compile == "on" or (training.compile == "auto" and chosen == "gpu"):
         module.compile_network()
     device_name = device_description(chosen)
-    monitor = "val_loss" if datamodule.has_validation else "train_loss"
-    checkpoint = AtomicModelCheckpoint(
-        stop, dirpath=str(checkpoint_dir(run_path)), filename="best", monitor=monitor,
-        mode="min", save_top_k=1, save_last=True, enable_version_counter=False)
-    bridge = ObserverBridge(observer, stop, history_path, history, data.gridsize**2,
+    bridge = ObserverBridge(observer, stop, run_path / "history.csv",
+                            _resumed_history(run_path, resume_checkpoint), data.gridsize**2,
                             _preview_maker(data, config), training.preview_every, device_name)
-    callbacks: list[Any] = [stop, bridge, checkpoint]
-    if training.early_stop_patience > 0:
-        from lightning.pytorch.callbacks import EarlyStopping
-
-        callbacks.append(EarlyStopping(monitor=monitor, patience=training.early_stop_patience))
-    trainer = L.Trainer(
-        accelerator=chosen, devices=devices or 1, num_nodes=num_nodes,
-        strategy=strategy or "auto", precision=_precision(config, chosen),
-        max_epochs=training.epochs, callbacks=callbacks, plugins=[AtomicCheckpointIO()],
-        logger=_extra_logger(config, run_path),
-        default_root_dir=str(run_path), enable_progress_bar=progress_bar,
-        enable_model_summary=False, deterministic=False, num_sanity_val_steps=0,
-        log_every_n_steps=1)
+    trainer = _build_trainer(config, run_path, chosen, stop, bridge,
+                             "val_loss" if datamodule.has_validation else "train_loss",
+                             devices, num_nodes, strategy, progress_bar)
     started = time.monotonic()
     info = {"status": "running", "rank": trainer.global_rank, "source": data.source,
             "patterns": int(len(data.positions)),
@@ -254,6 +236,40 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
                             status=status, data=data, info=info)
     observer.finished(status, info)
     return result
+
+
+def _resumed_history(run_path: Path, resume_checkpoint: Path | None) -> list[EpochRecord]:
+    """The run's history up to the checkpoint being resumed ([] for a new run): epochs
+    logged after that checkpoint was written (a kill mid-save) are dropped, so the
+    continued history has no duplicate epoch."""
+    if resume_checkpoint is None:
+        return []
+    done = int(read_checkpoint(resume_checkpoint).get("epoch", -1)) + 1
+    return [record for record in read_history(run_path / "history.csv") if record.epoch <= done]
+
+
+def _build_trainer(config: PtychoConfig, run_path: Path, accelerator: str, stop: StopControl,
+                   bridge: ObserverBridge, monitor: str, devices: int | str | None,
+                   num_nodes: int, strategy: str | None, progress_bar: bool) -> L.Trainer:
+    """The one place a Trainer is made: callbacks (stop, observer bridge, atomic last/best
+    checkpoints, optional early stopping), precision, loggers and devices."""
+    checkpoint = AtomicModelCheckpoint(
+        stop, dirpath=str(checkpoint_dir(run_path)), filename="best", monitor=monitor,
+        mode="min", save_top_k=1, save_last=True, enable_version_counter=False)
+    callbacks: list[Any] = [stop, bridge, checkpoint]
+    if config.training.early_stop_patience > 0:
+        from lightning.pytorch.callbacks import EarlyStopping
+
+        callbacks.append(EarlyStopping(monitor=monitor,
+                                       patience=config.training.early_stop_patience))
+    return L.Trainer(
+        accelerator=accelerator, devices=devices or 1, num_nodes=num_nodes,
+        strategy=strategy or "auto", precision=_precision(config, accelerator),
+        max_epochs=config.training.epochs, callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()], logger=_extra_logger(config, run_path),
+        default_root_dir=str(run_path), enable_progress_bar=progress_bar,
+        enable_model_summary=False, deterministic=False, num_sanity_val_steps=0,
+        log_every_n_steps=1)
 
 
 def _extra_logger(config: PtychoConfig, run_path: Path) -> Any:
