@@ -11,8 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QUrl, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtCore import QByteArray, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
 from ptycho_engine import system_info
@@ -30,6 +30,7 @@ from .panels.reconstruction_viewer import ReconstructionViewer
 from .panels.run_list import RunList
 from .panels.scan_browser import ScanBrowser
 from .panels.training_dashboard import TrainingDashboard
+from .resume_offer import ResumeOffer
 from .runs import runs_root
 from .session import ScanEntry, Session
 from .settings import SettingsStore
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
     def _build_panels(self) -> None:
         context = self.context
         self.training = TrainingController(context, runs_root(self.settings.folder), self)
+        self.resume_offer = ResumeOffer(context, self.training, self.settings, self.open_files,
+                                        self)
         self.scan_browser = ScanBrowser(context)
         self.diffraction_viewer = DiffractionViewer(context)
         self.positions_plot = PositionsPlot(context)
@@ -177,7 +180,7 @@ class MainWindow(QMainWindow):
     def open_files(self, paths: list[Path]) -> list[Job]:
         """Open scans in background jobs; each bad file gets its own dialog."""
         jobs = []
-        for path in (Path(p) for p in paths):
+        for path in (Path(p).absolute() for p in paths):  # run.json records it for a resume
             existing = self.session.find_path(path) if path.exists() else None
             if existing is not None:
                 self.session.select_scan(existing.key)
@@ -298,6 +301,11 @@ class MainWindow(QMainWindow):
                                         QByteArray(self.saveState()))
         self.settings.save_last_config(self.session.config)
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self.resume_offer.offered:  # once the window is on screen
+            QTimer.singleShot(0, self.resume_offer, self.resume_offer.offer)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         running = self.jobs.running()
         if running:
@@ -307,6 +315,8 @@ class MainWindow(QMainWindow):
             if not self.dialogs.confirm(self, "Quit Ptycho Studio", question):
                 event.ignore()
                 return
+            if self.training.running:
+                self.resume_offer.keep_for_next_start()
             self.jobs.stop_all()
         self._info_job.wait()
         self.save_settings()

@@ -60,6 +60,7 @@ class RunRecord:
     seconds: float | None
     config_text: str
     has_checkpoint: bool
+    source_path: str = ""  # the scan file as the engine recorded it (``source`` is its name)
 
     @property
     def name(self) -> str:
@@ -123,7 +124,8 @@ def read_run(path: Path, active: Path | None = None) -> RunRecord:
         source=Path(str(info.get("source", ""))).name, started=str(info.get("started", "")),
         device=str(info.get("device", "")), seconds=_number(info.get("seconds")),
         config_text=config_text,
-        has_checkpoint=(path / BEST_CHECKPOINT).is_file() or (path / LAST_CHECKPOINT).is_file())
+        has_checkpoint=(path / BEST_CHECKPOINT).is_file() or (path / LAST_CHECKPOINT).is_file(),
+        source_path=str(info.get("source", "")))
 
 
 def list_runs(root: Path, active: Path | None = None) -> list[RunRecord]:

@@ -1,4 +1,5 @@
-"""What persists between runs: window geometry and dock layout, recent files, the last config.
+"""What persists between runs: window geometry and dock layout, recent files, the last config,
+and the training run the last session left unfinished.
 
 Stored with QSettings in an INI file (in ``settings_dir`` when given, as tests
 do, else in the user's standard location) plus ``last_config.toml`` next to it.
@@ -100,6 +101,20 @@ class SettingsStore:
 
     def _write_recent(self, files: list[Path]) -> None:
         self._qsettings.setValue("files/recent", json.dumps([str(p) for p in files]))
+        self._qsettings.sync()
+
+    def unfinished_run(self) -> Path | None:
+        """The run folder a training was writing when the last session ended (None if none)."""
+        value = self._qsettings.value("training/unfinished_run", "")
+        if not isinstance(value, str):
+            log.warning("settings: ignored training/unfinished_run (expected a folder, found "
+                        "%.60r)", value)
+            return None
+        return Path(value) if value else None
+
+    def set_unfinished_run(self, run_dir: Path | None) -> None:
+        """Record the run being trained (synced at once, so a crash leaves it); None forgets."""
+        self._qsettings.setValue("training/unfinished_run", str(run_dir) if run_dir else "")
         self._qsettings.sync()
 
     def last_config_path(self) -> Path:
