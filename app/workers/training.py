@@ -14,6 +14,7 @@ order).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import threading
 from pathlib import Path
@@ -33,8 +34,14 @@ def warm_up_training() -> None:
     Importing Lightning holds the GIL for long stretches (C-extension set-up,
     measured gaps of up to ~0.5 s in the GUI thread); doing it at start-up in the
     background keeps those stalls away from the moment the operator clicks Train.
+
+    Then the ~500,000 objects torch and Lightning create are moved out of the
+    garbage collector's reach (``gc.freeze``): a full collection over them was
+    measured at 0.38 s, a visible GUI stall whenever one happened later.
     """
     importlib.import_module("ptycho_engine.training")
+    gc.collect()
+    gc.freeze()
 
 
 class TrainingEvents(QObject):
