@@ -181,17 +181,29 @@ def covering_groups(groups: Groups) -> Groups:
 
     At gridsize > 1 each group already predicts its C members, so reconstructing
     one group per position would run the network about C times per position.
-    Greedy: walk the groups in order and keep one whenever its seed is not yet
-    covered (a loop over groups with integer sets; ~0.1 s per 100,000).
+    Greedy in two passes over the groups in order (plain Python on a bytearray,
+    ~0.2 s per 100,000 groups): first keep every group whose members are all
+    still uncovered (disjoint groups, C new positions each), then keep a group
+    wherever its seed is still uncovered. The first pass matters: keeping a group
+    whenever its seed was uncovered ran 1,826 groups for 4,000 positions at
+    gridsize 2; with it, about 1,300.
     """
     if groups.members == 1:
         return groups
-    covered = np.zeros(int(groups.indices.max()) + 1, dtype=bool)
-    keep = []
-    for row, members in enumerate(groups.indices.tolist()):
-        if not covered[members[0]]:
-            keep.append(row)
-            covered[members] = True
+    rows = groups.indices.tolist()
+    covered = bytearray(int(groups.indices.max()) + 1)
+    kept = bytearray(len(rows))
+    for row, members in enumerate(rows):
+        if not any(covered[m] for m in members):
+            kept[row] = 1
+            for m in members:
+                covered[m] = 1
+    for row, members in enumerate(rows):
+        if not kept[row] and not covered[members[0]]:
+            kept[row] = 1
+            for m in members:
+                covered[m] = 1
+    keep = [row for row in range(len(rows)) if kept[row]]
     chosen = np.asarray(keep, dtype=np.int64)
     subset = [np.array(array[chosen]) for array in
               (groups.indices, groups.centroids, groups.relative_offsets)]

@@ -61,7 +61,7 @@ def test_covering_groups_cover_every_position_with_fewer_groups():
     groups = make_groups(positions, 2, 6, 0, seed=0)
     cover = covering_groups(groups)
     assert set(np.unique(cover.indices)) == set(range(500))
-    assert len(cover.indices) < 0.5 * len(groups.indices)
+    assert len(cover.indices) < 0.42 * len(groups.indices)  # disjoint groups first (was 0.45)
     rows = {tuple(row) for row in groups.indices.tolist()}
     assert all(tuple(row) in rows for row in cover.indices.tolist())
     single = make_groups(positions, 1, 4, 0, seed=0)
