@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                              "reconstruction shots (0 skips them)")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app: training on every core
     sys.path.insert(0, str(ROOT))
 
     from PySide6.QtCore import QPointF

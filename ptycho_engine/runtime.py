@@ -54,7 +54,8 @@ def device_description(accelerator: str) -> str:
     """'GPU: <name>' or 'CPU (<n> threads)' for status bars and logs."""
     if accelerator == "gpu" and torch.cuda.is_available():
         return f"GPU: {torch.cuda.get_device_name(0)}"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 
 @contextlib.contextmanager

@@ -33,3 +33,10 @@ def test_threads_follow_the_variable_the_wait_policy_and_the_cores(
         monkeypatch.setenv(runtime.THREADS_VARIABLE, requested)
     assert runtime.configure_threads() == expected
     assert torch.get_num_threads() == expected
+
+
+def test_cpu_device_description_counts_threads_in_words(restore_threads):
+    torch.set_num_threads(1)
+    assert runtime.device_description("cpu") == "CPU (1 thread)"
+    torch.set_num_threads(2)
+    assert runtime.device_description("cpu") == "CPU (2 threads)"
