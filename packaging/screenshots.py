@@ -35,6 +35,7 @@ def wait_until(app, condition, timeout_s: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the window did not get ready in time")
         app.processEvents()
+        time.sleep(0.005)  # a busy loop here took a core from the training
 
 
 def settle(app, rounds: int = 20) -> None:
