@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     if not has_display():
         print(HEADLESS_HINT, file=sys.stderr)
         return 2
+    from app.display_check import missing_libraries_message, missing_xcb_libraries, uses_xcb
+
+    missing = missing_xcb_libraries() if uses_xcb() else []
+    if missing:  # Qt would abort with a misleading message
+        print(missing_libraries_message(missing), file=sys.stderr)
+        return 2
     # torch's OpenMP threads must sleep, not spin, when idle: set before torch is imported
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from app.application import run_application
