@@ -39,8 +39,9 @@ from .training_control import TrainingController
 from .widgets.complex_image import ComplexImageView
 from .widgets.panel_scroll import scrollable
 from .workers import Job, JobManager, TaskContext, run_in_thread
+from .workers.gui_gc import install_gui_thread_gc
 from .workers.tasks import LoadedScan, export_scan_task, open_scan_task
-from .workers.training import warm_up_training
+from .workers.training import freeze_startup_objects, warm_up_training
 
 log = logging.getLogger("ptycho_studio")
 EXPORT_FILTER = "PtychoPINN NPZ (*.npz);;CXI / HDF5 (*.cxi)"
@@ -267,6 +268,7 @@ class MainWindow(QMainWindow):
                                  "System information", error, details))
 
     def _on_system_info(self, info: dict[str, Any]) -> None:
+        freeze_startup_objects()
         self.system_info = info
         self.status.show_device(info["device"])
 
@@ -331,7 +333,9 @@ def create_main_window(paths: list[Path], settings_dir: Path | None = None,
     (the user's standard place when None) and, when given, the config TOML loaded.
 
     ``dialogs`` replaces the message boxes and file choosers (tests pass a scripted one).
+    From here on Python's cyclic garbage is collected in the GUI thread only (``gui_gc``).
     """
+    install_gui_thread_gc()
     window = MainWindow(settings_dir, dialogs)
     if config_path is not None:
         window.load_config_file(Path(config_path))

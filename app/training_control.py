@@ -21,6 +21,7 @@ from .model_text import describe_run
 from .runs import new_run_dir, read_run, train_losses
 from .session import ModelEntry, ScanEntry
 from .workers import Job
+from .workers.disposal import dispose_later
 from .workers.training import TrainingEvents, training_task
 
 
@@ -178,8 +179,7 @@ class TrainingController(QObject):
     @Slot()
     def _on_done(self) -> None:
         status, message = self._end or ("cancelled", "cancelled before training started")
-        if self.events is not None:
-            self.events.deleteLater()
+        dispose_later(self.events)  # not deleteLater: see app.workers.disposal
         self.job, self.events = None, None
         self.context.session.set_training_running(False)
         self.runEnded.emit(status, message)

@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from .disposal import dispose_later
 from .runner import Job, Task
 
 
@@ -90,5 +91,5 @@ class JobManager(QObject):
         if job in self._running:
             self._running.remove(job)
         self._progress.pop(id(job), None)
-        job.deleteLater()
+        dispose_later(job)  # not deleteLater: see disposal
         self.activityChanged.emit()

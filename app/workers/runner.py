@@ -2,10 +2,14 @@
 
 The wiring follows superqt's order: create the thread, move the worker to it,
 connect ``started`` to the worker's run slot, connect the worker's
-``finished`` to the thread's ``quit`` and to ``deleteLater``, then start.
+``finished`` to the thread's ``quit``, then start.
 The worker's signals are emitted in the worker thread and connected only to
 ``@Slot`` methods of a :class:`Job`, which lives in the GUI thread and
 re-emits them there; so code that uses a Job may connect plain lambdas.
+
+Neither the worker nor the thread is deleted with ``deleteLater``: once the
+thread has ended, the Job deletes both from Python in the GUI thread (see
+``disposal`` for the deadlock that ``deleteLater`` in the worker thread caused).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ptycho_engine import CancelToken
+
+from .disposal import dispose_later
 
 
 class TaskContext:
@@ -124,9 +130,7 @@ class Job(QObject):
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
         worker.finished.connect(thread.quit)
-        worker.finished.connect(worker.deleteLater)
         thread.finished.connect(self._on_thread_finished)
-        thread.finished.connect(thread.deleteLater)
         self._thread, self._worker = thread, worker
         self._running = True
         thread.start()
@@ -167,12 +171,13 @@ class Job(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        thread = self._thread
+        thread, worker = self._thread, self._worker
         if thread is not None and shiboken6.isValid(thread):
             thread.wait()  # "finished" is emitted just before the thread really ends
         self._thread = None
         self._worker = None
         self._running = False
+        dispose_later(worker, thread)
         self.done.emit()
 
 

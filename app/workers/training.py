@@ -34,13 +34,17 @@ def warm_up_training() -> None:
     Importing Lightning holds the GIL for long stretches (C-extension set-up,
     measured gaps of up to ~0.5 s in the GUI thread); doing it at start-up in the
     background keeps those stalls away from the moment the operator clicks Train.
-
-    Then the ~500,000 objects torch and Lightning create are moved out of the
-    garbage collector's reach (``gc.freeze``): a full collection over them was
-    measured at 0.38 s, a visible GUI stall whenever one happened later.
+    Follow it with :func:`freeze_startup_objects` in the GUI thread.
     """
     importlib.import_module("ptycho_engine.training")
-    gc.collect()
+
+
+def freeze_startup_objects() -> None:
+    """Move the ~500,000 objects torch and Lightning created out of the garbage
+    collector's reach (``gc.freeze``): a full collection over them was measured at
+    0.38 s, a visible GUI stall whenever one happened later. Call it in the GUI thread
+    after :func:`warm_up_training`; no collection runs here (collections belong to the
+    GUI thread's timer, see ``gui_gc``), and freezing itself takes microseconds."""
     gc.freeze()
 
 

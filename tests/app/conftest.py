@@ -6,6 +6,7 @@ threads waited for), so no QThread is ever destroyed while running.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
 
 from app.application import configure_pyqtgraph
+from app.workers.gui_gc import uninstall_gui_thread_gc
 
 from .bad_files import write_good_npz
 
@@ -81,6 +83,10 @@ def make_window(qtbot, tmp_path: Path, dialogs: ScriptedDialogs) -> Iterator[Cal
         window.reporter.uninstall_hooks()
         window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    # every thread has ended: give collection back to the interpreter (the engine tests
+    # that follow run no event loop) and collect this test's windows here, in this thread
+    uninstall_gui_thread_gc()
+    gc.collect()
 
 
 def wait_for_scans(qtbot, window, count: int, timeout: int = 15000) -> None:
