@@ -39,6 +39,7 @@ class TrainingController(QObject):
     """One training at a time on the selected scan; its events re-emitted in the GUI thread.
 
     Signals: ``runStarted(RunStart)``, ``started(total_epochs, batches, device)``,
+    ``lossFloor(train, validation or None)``,
     ``epochFinished(record dict)``, ``previewReady(epoch, complex image)``,
     ``runEnded(status, message)`` with status 'finished', 'cancelled', 'time_limit'
     or 'failed'.
@@ -46,6 +47,7 @@ class TrainingController(QObject):
 
     runStarted = Signal(object)
     started = Signal(int, int, str)
+    lossFloor = Signal(float, object)
     epochFinished = Signal(object)
     previewReady = Signal(int, object)
     runEnded = Signal(str, str)
@@ -119,6 +121,7 @@ class TrainingController(QObject):
         self.runs_folder.mkdir(parents=True, exist_ok=True)
         events = TrainingEvents(self)
         events.started.connect(self.started)
+        events.lossFloor.connect(self.lossFloor)
         events.epochFinished.connect(self.epochFinished)
         events.previewReady.connect(self.previewReady)
         events.finished.connect(self._on_finished)

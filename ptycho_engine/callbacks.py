@@ -96,8 +96,9 @@ class ObserverBridge(Callback):
     def __init__(self, observer: TrainingObserver, stop: StopControl, history_path: Path,
                  history: list[EpochRecord], patterns_per_group: int,
                  make_preview: Callable[[Any], tuple[Any, Any]] | None, preview_every: int,
-                 device_name: str):
+                 device_name: str, loss_floor: tuple[float, float | None] | None = None):
         self.observer = observer
+        self.loss_floor = loss_floor
         self.stop = stop
         self.history_path = history_path
         self.history = list(history)
@@ -114,6 +115,8 @@ class ObserverBridge(Callback):
             self.observer.training_started(int(trainer.max_epochs or 0),
                                            int(batches) if math.isfinite(batches) else 0,
                                            self.device_name)
+            if self.loss_floor is not None:
+                self.observer.loss_floor(*self.loss_floor)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.epoch_started = time.monotonic()

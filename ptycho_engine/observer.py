@@ -34,6 +34,11 @@ class TrainingObserver:
     def training_started(self, total_epochs: int, batches_per_epoch: int, device: str) -> None:
         """The trainer is set up; ``device`` names the GPU or says 'CPU'."""
 
+    def loss_floor(self, train: float, validation: float | None) -> None:
+        """The lowest loss the training and validation data allow (a perfect prediction of
+        every count, see ``loss_floor``); sent once, after ``training_started``, when the
+        loss has a Poisson term."""
+
     def epoch_finished(self, record: EpochRecord) -> None:
         """A full epoch is done (cut-short epochs are never reported)."""
 

@@ -31,6 +31,7 @@ from .datamodule import PtychoDataModule
 from .errors import ConfigError, PtychoError, TrainingCancelled, TrainingError
 from .grouping import make_groups
 from .inference import inference_batch_size, stitch_groups
+from .loss_floor import loss_floors
 from .model_store import LAST_CHECKPOINT, checkpoint_dir, read_checkpoint
 from .module import PtychoPINNModule
 from .observer import CancelToken, EpochRecord, TrainingObserver
@@ -204,9 +205,12 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
     if training.compile == "on" or (training.compile == "auto" and chosen == "gpu"):
         module.compile_network()
     device_name = device_description(chosen)
+    floors = loss_floors(data, datamodule.train_ids, validation, datamodule.val_ids,
+                         training.nll_weight)
     bridge = ObserverBridge(observer, stop, run_path / "history.csv",
                             _resumed_history(run_path, resume_checkpoint), data.gridsize**2,
-                            _preview_maker(data, config), training.preview_every, device_name)
+                            _preview_maker(data, config), training.preview_every, device_name,
+                            floors)
     trainer = _build_trainer(config, run_path, chosen, stop, bridge,
                              "val_loss" if datamodule.has_validation else "train_loss",
                              devices, num_nodes, strategy, progress_bar)
@@ -215,6 +219,7 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
             "patterns": int(len(data.positions)),
             "groups": int(data.groups.indices.shape[0]), "device": device_name,
             "nphotons": data.nphotons, "intensity_scale": data.intensity_scale,
+            "loss_floor": ({"train": floors[0], "validation": floors[1]} if floors else None),
             "started": datetime.now(timezone.utc).isoformat()}
     if trainer.is_global_zero:
         _write_run_info(run_path, info)

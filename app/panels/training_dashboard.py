@@ -70,6 +70,7 @@ class TrainingDashboard(QWidget):
         self.export_button.clicked.connect(self.choose_and_export)
         controller.runStarted.connect(self._on_run_started)
         controller.started.connect(self._on_started)
+        controller.lossFloor.connect(self.plots.set_loss_floor)
         controller.epochFinished.connect(self._on_epoch)
         controller.previewReady.connect(self._on_preview)
         controller.runEnded.connect(self._on_run_ended)

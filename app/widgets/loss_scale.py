@@ -1,13 +1,16 @@
 """How loss curves go on a log axis when the loss can be negative.
 
 The Poisson negative log-likelihood that PtychoPINN minimises is usually
-negative, so it cannot be drawn on a log axis as it is. When every value is
-positive the curves are drawn as they are. Otherwise both curves are drawn as
-their excess over the lowest loss seen so far (train or validation), plus a
-small offset delta = 1e-2 x (highest - lowest) so the lowest point stays on
-the axis, two decades below the highest. The axis label says which of the two
-is shown and ``describe`` gives the lowest loss and delta, so every drawn value
-can be turned back into a loss.
+negative, so it cannot be drawn on a log axis as it is. When the engine has
+sent the data's Poisson floor (the loss a perfect prediction of every count
+would reach, see ``ptycho_engine.loss_floor``), each curve is drawn as its excess
+over its own split's floor: positive, falling towards 0 as the fit improves, and
+comparable between train and validation. Without a floor, positive losses are
+drawn as they are, and otherwise as their excess over the lowest loss seen so
+far plus a small offset delta = 1e-2 x (highest - lowest) so the lowest point
+stays on the axis (that lowest point then always looks like a plunge, which is
+why the floor is preferred). The axis label says which is shown and ``describe``
+gives the numbers, so every drawn value can be turned back into a loss.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ class LossCurves:
     """(E,) float64 values to draw for train and validation (NaN = no point) and the label.
 
     ``baseline`` is the lowest loss subtracted (None when raw values are drawn) and
-    ``delta`` the offset added after subtracting it.
+    ``delta`` the offset added after subtracting it; ``floor`` the (train, validation)
+    Poisson floors subtracted instead, when the engine sent them.
     """
 
     train: np.ndarray
@@ -33,19 +37,33 @@ class LossCurves:
     label: str
     baseline: float | None
     delta: float
+    floor: tuple[float, float] | None = None
 
     def describe(self) -> str:
         """How to read the drawn values back as losses (for a note under the plot)."""
+        if self.floor is not None:
+            return (f"Drawn: loss − the data's Poisson floor (train {self.floor[0]:.6g}, "
+                    f"validation {self.floor[1]:.6g}), the loss a perfect prediction of every "
+                    "count would reach.")
         if self.baseline is None:
             return "Losses drawn as they are."
         return (f"Drawn: loss − lowest ({self.baseline:.6g}) + δ ({self.delta:.2g}); "
                 "the lowest loss so far sits at δ.")
 
 
-def loss_curves(train: np.ndarray, val: np.ndarray) -> LossCurves:
-    """Values for a log axis from ``train`` and ``val`` (E,) losses (NaN where missing)."""
+def loss_curves(train: np.ndarray, val: np.ndarray,
+                floor: tuple[float, float | None] | None = None) -> LossCurves:
+    """Values for a log axis from ``train`` and ``val`` (E,) losses (NaN where missing);
+    ``floor``: the engine's (train, validation or None) Poisson floors, when known."""
     train = np.asarray(train, dtype=np.float64)
     val = np.asarray(val, dtype=np.float64)
+    if floor is not None:
+        floors = (float(floor[0]), float(floor[0] if floor[1] is None else floor[1]))
+        above_train, above_val = train - floors[0], val - floors[1]
+        above = np.concatenate([above_train, above_val])
+        if np.all(above[np.isfinite(above)] > 0):
+            return LossCurves(above_train, above_val, "loss above the Poisson floor (log scale)",
+                              None, 0.0, floors)
     both = np.concatenate([train, val])
     finite = both[np.isfinite(both)]
     if finite.size == 0 or finite.min() > 0:

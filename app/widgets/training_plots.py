@@ -81,7 +81,8 @@ class TrainingPlots(QWidget):
         lr = self.lr_plot.getPlotItem()
         lr.setLogMode(x=False, y=True)
         lr.showGrid(x=True, y=True, alpha=0.2)
-        lr.setLabel("bottom", "epoch")
+        # no "epoch" title under this short plot (its x axis is the loss plot's, which has
+        # one): the space goes to the vertical "learning rate" title, clipped otherwise
         lr.setLabel("left", "learning rate")
         lr.getAxis("left").enableAutoSIPrefix(False)
         lr.setMenuEnabled(False)
@@ -100,6 +101,7 @@ class TrainingPlots(QWidget):
         self._epochs, self._train, self._val, self._lr = (_Buffer(), _Buffer(), _Buffer(),
                                                          _Buffer())
         self.axis_label = "loss (log scale)"
+        self.loss_floor: tuple[float, float | None] | None = None
         self.redraws = 0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -113,7 +115,14 @@ class TrainingPlots(QWidget):
     def clear(self) -> None:
         for buffer in (self._epochs, self._train, self._val, self._lr):
             buffer.clear()
+        self.loss_floor = None
         self.redraw()
+
+    @Slot(float, object)
+    def set_loss_floor(self, train: float, validation: float | None) -> None:
+        """The run's Poisson floors (see ``loss_scale``); the curves are redrawn above them."""
+        self.loss_floor = (float(train), None if validation is None else float(validation))
+        self.schedule_redraw()
 
     def add_epoch(self, record: dict[str, Any]) -> None:
         """Append one finished epoch and schedule a redraw."""
@@ -133,7 +142,7 @@ class TrainingPlots(QWidget):
         self._timer.stop()
         self.redraws += 1
         epochs = self._epochs.values()
-        curves = loss_curves(self._train.values(), self._val.values())
+        curves = loss_curves(self._train.values(), self._val.values(), self.loss_floor)
         if curves.label != self.axis_label:
             self.axis_label = curves.label
             self.loss_plot.getPlotItem().setLabel("left", curves.label)

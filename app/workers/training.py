@@ -52,6 +52,8 @@ class TrainingEvents(QObject):
     """One training's events, delivered in the GUI thread.
 
     - ``started(total_epochs, batches_per_epoch, device)``
+    - ``lossFloor(train, validation)``: the lowest losses the data allow (validation None
+      without a validation set)
     - ``epochFinished(record)``: dict with epoch, train_loss, val_loss (or None), lr,
       seconds, patterns_per_second
     - ``previewReady(epoch, image)``: (H, W) complex64 stitched object
@@ -61,6 +63,7 @@ class TrainingEvents(QObject):
     """
 
     started = Signal(int, int, str)
+    lossFloor = Signal(float, object)
     epochFinished = Signal(object)
     previewReady = Signal(int, object)
     finished = Signal(str, object)
@@ -69,6 +72,7 @@ class TrainingEvents(QObject):
 
     # emitted in the training thread, queued to the slots below
     _posted_started = Signal(int, int, str)
+    _posted_floor = Signal(float, object)
     _posted_epoch = Signal(object)
     _posted_preview = Signal()
     _posted_finished = Signal(str, object)
@@ -83,6 +87,7 @@ class TrainingEvents(QObject):
         self.previews_dropped = 0
         queued = Qt.ConnectionType.QueuedConnection
         self._posted_started.connect(self._on_started, queued)
+        self._posted_floor.connect(self._on_floor, queued)
         self._posted_epoch.connect(self._on_epoch, queued)
         self._posted_preview.connect(self._on_preview, queued)
         self._posted_finished.connect(self._on_finished, queued)
@@ -102,6 +107,10 @@ class TrainingEvents(QObject):
     @Slot(int, int, str)
     def _on_started(self, total: int, batches: int, device: str) -> None:
         self.started.emit(total, batches, device)
+
+    @Slot(float, object)
+    def _on_floor(self, train: float, validation: float | None) -> None:
+        self.lossFloor.emit(train, validation)
 
     @Slot(object)
     def _on_epoch(self, record: dict[str, Any]) -> None:
@@ -155,6 +164,10 @@ def _make_observer(events: TrainingEvents, context: TaskContext) -> Any:
             self.total_epochs = total_epochs
             events._posted_started.emit(int(total_epochs), int(batches_per_epoch), device)
             context.report(0, total_epochs, f"Training on {device}…")
+
+        def loss_floor(self, train: float, validation: float | None) -> None:
+            events._posted_floor.emit(float(train),
+                                      None if validation is None else float(validation))
 
         def epoch_finished(self, record: Any) -> None:
             events._posted_epoch.emit(record.to_dict())

@@ -7,7 +7,7 @@ on the device of its inputs.
 """
 
 from .forward import forward_amplitude, object_views
-from .losses import amplitude_mae, combined_loss, poisson_nll
+from .losses import amplitude_mae, combined_loss, poisson_nll, poisson_nll_terms
 from .overlap import (
     MERGE_EPS,
     canvas_size,
@@ -36,6 +36,7 @@ __all__ = [
     "object_views",
     "overlap_weight",
     "poisson_nll",
+    "poisson_nll_terms",
     "sample_window",
     "translate",
 ]

@@ -29,10 +29,17 @@ def poisson_nll(pred_amplitude: Tensor, measured_amplitude: Tensor, eps: float =
     so it changes the value but not the gradients. eps keeps log finite where
     the prediction is exactly 0. The minimum over pred is at pred = meas.
     """
+    return torch.mean(poisson_nll_terms(pred_amplitude, measured_amplitude, eps))
+
+
+def poisson_nll_terms(pred_amplitude: Tensor, measured_amplitude: Tensor,
+                      eps: float = 1e-12) -> Tensor:
+    """The per-element terms λ - k·log(λ + eps) whose mean is :func:`poisson_nll`
+    (same shape as the inputs, at least float32)."""
     with autocast_disabled(pred_amplitude.device):
         rate = _at_least_float32(pred_amplitude) ** 2
         counts = _at_least_float32(measured_amplitude) ** 2
-        return torch.mean(rate - counts * torch.log(rate + eps))
+        return rate - counts * torch.log(rate + eps)
 
 
 def amplitude_mae(pred_amplitude: Tensor, measured_amplitude: Tensor) -> Tensor:

@@ -58,17 +58,19 @@ def test_train_shows_epochs_curves_and_previews_then_exports(qtbot, make_window,
     qtbot.waitUntil(train.isEnabled)
     assert not button(window, "stopButton").isEnabled()
 
-    # one point per finished epoch on a log axis, drawn as loss - lowest + delta
+    # one point per finished epoch on a log axis, drawn above the data's Poisson floor
+    # (the engine's figure, also in run.json)
     loss_plot = window.findChild(pg.PlotWidget, "lossPlot")
     assert loss_plot.getPlotItem().getAxis("left").logMode
-    train_curve = loss_plot.getPlotItem().listDataItems()[0]
+    train_curve, val_curve = loss_plot.getPlotItem().listDataItems()[:2]
     assert list(train_curve.xData) == [1.0, 2.0, 3.0]
+    floor = json.loads((window.training.run_dir / "run.json").read_text())["loss_floor"]
     losses = np.array([record["train_loss"] for record in epochs])
     val = np.array([record["val_loss"] for record in epochs])
-    expected = losses - min(losses.min(), val.min())
-    expected += (max(losses.max(), val.max()) - min(losses.min(), val.min())) * 1e-2
-    np.testing.assert_allclose(train_curve.yData, expected, rtol=1e-9)
-    assert "lowest" in loss_plot.getPlotItem().getAxis("left").labelText
+    np.testing.assert_allclose(train_curve.yData, losses - floor["train"], rtol=1e-9)
+    np.testing.assert_allclose(val_curve.yData, val - floor["validation"], rtol=1e-9)
+    assert np.all(train_curve.yData > 0)
+    assert "Poisson floor" in loss_plot.getPlotItem().getAxis("left").labelText
     lr_plot = window.findChild(pg.PlotWidget, "lrPlot")
     np.testing.assert_allclose(lr_plot.getPlotItem().listDataItems()[0].yData,
                                [record["lr"] for record in epochs])

@@ -35,6 +35,26 @@ def test_negative_losses_become_excess_over_the_lowest_plus_delta():
     np.testing.assert_allclose(curves.train - curves.delta + curves.baseline, train)
 
 
+def test_with_the_engines_floor_each_curve_is_drawn_above_its_own_floor():
+    rng = np.random.default_rng(5)
+    train = -900.0 + np.sort(rng.random(6))[::-1] * 40 + 0.5
+    val = -880.0 + np.sort(rng.random(6))[::-1] * 40 + 0.5
+    val[1] = np.nan
+    curves = loss_curves(train, val, (-900.0, -880.0))
+    np.testing.assert_allclose(curves.train, train + 900.0)
+    np.testing.assert_allclose(curves.val[[0, 2, 3, 4, 5]], val[[0, 2, 3, 4, 5]] + 880.0)
+    assert np.isnan(curves.val[1])
+    assert curves.label == "loss above the Poisson floor (log scale)"
+    assert "-900" in curves.describe() and "-880" in curves.describe()
+    # the newest point is not forced to the bottom of the axis (no plunge)
+    assert curves.train[-1] > 0.4
+    # no validation set: one floor serves; a loss at or below its floor (not possible
+    # from the engine) falls back to the lowest-loss drawing rather than a log of <= 0
+    assert loss_curves(train, np.full(6, np.nan), (-900.0, None)).floor == (-900.0, -900.0)
+    fallback = loss_curves(train, val, (-800.0, -880.0))
+    assert fallback.floor is None and fallback.baseline is not None
+
+
 def test_positive_losses_are_drawn_as_they_are():
     train = np.array([3.0, 2.0, 1.5])
     curves = loss_curves(train, np.array([np.nan, np.nan, np.nan]))

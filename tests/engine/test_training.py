@@ -1,5 +1,6 @@
 """Real Lightning training on tiny data: it runs, learns, reports, stops, resumes."""
 
+import json
 import math
 import threading
 
@@ -25,6 +26,9 @@ class Recorder(TrainingObserver):
 
     def training_started(self, total_epochs, batches_per_epoch, device):
         self.events.append(("started", total_epochs, batches_per_epoch, device))
+
+    def loss_floor(self, train, validation):
+        self.events.append(("floor", train, validation))
 
     def epoch_finished(self, record):
         self.events.append(("epoch", record.epoch))
@@ -53,6 +57,12 @@ def test_training_runs_learns_and_reports(tiny_scan, tmp_path):
     assert losses[-1] < losses[0], losses
     assert all(r.val_loss is not None and r.patterns_per_second > 0 for r in result.history)
     assert observer.events[0][0] == "started" and observer.events[0][1] == 4
+    # the data's Poisson floor comes next; every epoch's loss lies above it
+    kind, train_floor, val_floor = observer.events[1]
+    assert kind == "floor" and train_floor < 0 and val_floor < 0
+    assert all(r.train_loss > train_floor and r.val_loss > val_floor for r in result.history)
+    assert json.loads((result.run_dir / "run.json").read_text())["loss_floor"] == {
+        "train": train_floor, "validation": val_floor}
     assert observer.events[-1] == ("finished", "finished")
     assert [e for e in observer.events if e[0] == "epoch"] == [("epoch", k) for k in range(1, 5)]
     amplitude, phase = observer.previews[-1]
