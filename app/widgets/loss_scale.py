@@ -62,7 +62,7 @@ def loss_curves(train: np.ndarray, val: np.ndarray,
         above_train, above_val = train - floors[0], val - floors[1]
         above = np.concatenate([above_train, above_val])
         if np.all(above[np.isfinite(above)] > 0):
-            return LossCurves(above_train, above_val, "loss above the Poisson floor (log scale)",
+            return LossCurves(above_train, above_val, "loss − floor (log scale)",
                               None, 0.0, floors)
     both = np.concatenate([train, val])
     finite = both[np.isfinite(both)]

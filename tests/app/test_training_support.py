@@ -44,7 +44,7 @@ def test_with_the_engines_floor_each_curve_is_drawn_above_its_own_floor():
     np.testing.assert_allclose(curves.train, train + 900.0)
     np.testing.assert_allclose(curves.val[[0, 2, 3, 4, 5]], val[[0, 2, 3, 4, 5]] + 880.0)
     assert np.isnan(curves.val[1])
-    assert curves.label == "loss above the Poisson floor (log scale)"
+    assert curves.label == "loss − floor (log scale)"
     assert "-900" in curves.describe() and "-880" in curves.describe()
     # the newest point is not forced to the bottom of the axis (no plunge)
     assert curves.train[-1] > 0.4
