@@ -60,6 +60,70 @@ class StopControl(Callback):
         return self.reason is not None
 
 
+def cosine_decay_factor(progress: float, decay_fraction: float, floor_ratio: float) -> float:
+    """Learning-rate factor at ``progress`` (0..1) of the budget: 1, then a cosine from 1
+    down to ``floor_ratio`` over the final ``decay_fraction`` of the budget."""
+    if decay_fraction <= 0.0:
+        return 1.0
+    start = 1.0 - decay_fraction
+    if progress <= start:
+        return 1.0
+    into = min(1.0, (progress - start) / decay_fraction)
+    return floor_ratio + (1.0 - floor_ratio) * 0.5 * (1.0 + math.cos(math.pi * into))
+
+
+class BudgetDecay(Callback):
+    """Lowers the learning rate over the last part of the budget (``training.lr_decay_fraction``).
+
+    Why: a fit cut off at a constant learning rate keeps the noise of its last large
+    steps; annealing before the epochs or the operator's time limit run out ends in a
+    lower loss. The budget is whichever runs out first: the epochs, or the time limit.
+    The time part advances once per epoch and comes from rank 0, so every DDP process
+    uses the same rate. The plateau scheduler keeps working underneath: the optimiser
+    holds the un-decayed rate at every epoch end (when that scheduler steps and the
+    checkpoint is written) and this callback multiplies it in again before the next batch.
+    """
+
+    def __init__(self, stop: StopControl, decay_fraction: float, min_learning_rate: float):
+        self.stop = stop
+        self.decay_fraction = decay_fraction
+        self.min_learning_rate = min_learning_rate
+        self.time_fraction = 0.0
+        self.undecayed: list[float] = []
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        time_fraction = 0.0
+        if self.stop.time_limit_s:
+            time_fraction = (time.monotonic() - self.stop.started) / self.stop.time_limit_s
+        self.time_fraction = float(trainer.strategy.broadcast(time_fraction, src=0))
+        self.undecayed = [group["lr"] for group in trainer.optimizers[0].param_groups]
+        self._apply(trainer, 0)
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                             batch: Any, batch_idx: int) -> None:
+        self._apply(trainer, batch_idx)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self.undecayed:
+            return
+        for group, rate in zip(trainer.optimizers[0].param_groups, self.undecayed, strict=True):
+            group["lr"] = rate
+
+    def progress(self, trainer: L.Trainer, batch_idx: int) -> float:
+        """Fraction of the budget spent: epochs done (with this epoch's batches) or time."""
+        batches = trainer.num_training_batches
+        within = batch_idx / batches if math.isfinite(batches) and batches > 0 else 0.0
+        epochs = (trainer.current_epoch + within) / max(int(trainer.max_epochs or 1), 1)
+        return max(epochs, self.time_fraction)
+
+    def _apply(self, trainer: L.Trainer, batch_idx: int) -> None:
+        progress = self.progress(trainer, batch_idx)
+        for group, rate in zip(trainer.optimizers[0].param_groups, self.undecayed, strict=True):
+            floor = min(self.min_learning_rate, rate)
+            ratio = floor / rate if rate > 0 else 1.0
+            group["lr"] = rate * cosine_decay_factor(progress, self.decay_fraction, ratio)
+
+
 def read_history(path: Path) -> list[EpochRecord]:
     """Epoch records from a run's history.csv (empty when there is none)."""
     if not path.is_file():

@@ -112,6 +112,11 @@ class TrainingConfig:
                                "rate is halved.", low=1, high=1000)
     min_learning_rate: float = setting(1e-4, "The learning rate is never reduced below this.",
                                        low=0.0, high=1.0)
+    lr_decay_fraction: float = setting(
+        0.0, "Final fraction of the training budget (the epochs, or the time limit when that "
+        "runs out first) in which the learning rate falls along a cosine to "
+        "min_learning_rate; 0 keeps it until the end (halved only on plateaus).",
+        low=0.0, high=0.9)
     early_stop_patience: int = setting(0, "Stop after this many epochs without improvement of "
                                        "the validation loss; 0 never stops early.",
                                        low=0, high=100_000)
@@ -140,6 +145,12 @@ class InferenceConfig:
                               high=65536)
     stitch_crop: int = setting(20, "Only the central stitch_crop x stitch_crop pixels of each "
                                "patch enter the stitched object.", unit="px", low=2, high=256)
+    groups: str = setting(
+        "all", "Which groups are run: 'all' runs one group per scan position and stitches "
+        "every member's own predicted patch at its position, so each position is the average "
+        "of the groups that contain it (best quality); 'covering' runs only the fewest groups "
+        "that cover every position and stitches their merged member views (about 2.6x fewer "
+        "network passes at gridsize 2, for speed).", choices=("all", "covering"))
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ from .atomic import write_bytes_atomic
 from .callbacks import (
     AtomicCheckpointIO,
     AtomicModelCheckpoint,
+    BudgetDecay,
     ObserverBridge,
     StopControl,
     read_history,
 )
 from .config import PtychoConfig, load_config, save_config, to_dict
-from .datamodule import PtychoDataModule
+from .datamodule import GroupDataset, PtychoDataModule
 from .errors import ConfigError, PtychoError, TrainingCancelled, TrainingError
 from .grouping import make_groups
 from .inference import inference_batch_size, stitch_groups
@@ -92,7 +93,11 @@ def _precision(config: PtychoConfig, accelerator: str) -> str:
 
 
 def _preview_maker(data: TrainingData, config: PtychoConfig):
-    """A function module -> (amplitude, phase) of a stitched preview of the scan's centre."""
+    """A function module -> (amplitude, phase) of a stitched preview of the scan's centre.
+
+    Previews run only the covering groups: a live indicator that costs little of the
+    epoch; the final reconstruction follows ``inference.groups``.
+    """
     positions = data.positions
     if len(positions) > PREVIEW_MAX_POSITIONS:
         centre = np.median(positions, axis=0)
@@ -107,7 +112,7 @@ def _preview_maker(data: TrainingData, config: PtychoConfig):
     def make(module: PtychoPINNModule) -> tuple[np.ndarray, np.ndarray]:
         recon = stitch_groups(module, diffraction, groups, positions[chosen],
                               batch_size=inference_batch_size(module),
-                              crop=config.inference.stitch_crop)
+                              crop=config.inference.stitch_crop, mode="covering")
         return recon.amplitude, recon.phase
 
     return make
@@ -137,6 +142,17 @@ def _make_module(data: TrainingData, config: PtychoConfig, canvas: int) -> Ptych
     L.seed_everything(config.training.seed, workers=True, verbose=False)
     return PtychoPINNModule(config=to_dict(config), intensity_scale=data.intensity_scale,
                             canvas=canvas, probe=data.probe)
+
+
+def _calibrate_scale(module: PtychoPINNModule, data: TrainingData, train_ids: np.ndarray
+                     ) -> None:
+    """Calibrate the new module's learned intensity scale on up to 128 training groups
+    spread over the scan (``PtychoPINNModule.calibrate_intensity_scale`` says why)."""
+    if len(train_ids) == 0:
+        return
+    sample = train_ids[np.linspace(0, len(train_ids) - 1, min(len(train_ids), 128)).astype(int)]
+    diffraction, offsets = GroupDataset(data, sample).__getitems__(list(range(len(sample))))
+    module.calibrate_intensity_scale(diffraction, offsets)
 
 
 def train(
@@ -200,6 +216,8 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
     datamodule = PtychoDataModule(data, batch_size=training.batch_size,
                                   val_fraction=training.val_fraction, seed=training.seed,
                                   validation=validation)
+    if resume_checkpoint is None and config.model.intensity_scale_trainable:
+        _calibrate_scale(module, data, datamodule.train_ids)
     stop = StopControl(cancel, time_limit_s)
     chosen = _accelerator(config, accelerator)
     if training.compile == "on" or (training.compile == "auto" and chosen == "gpu"):
@@ -209,7 +227,8 @@ def _fit(data: TrainingData, validation: TrainingData | None, config: PtychoConf
                          training.nll_weight)
     bridge = ObserverBridge(observer, stop, run_path / "history.csv",
                             _resumed_history(run_path, resume_checkpoint), data.gridsize**2,
-                            _preview_maker(data, config), training.preview_every, device_name,
+                            _preview_maker(data, config) if observer.wants_previews() else None,
+                            training.preview_every, device_name,
                             floors)
     trainer = _build_trainer(config, run_path, chosen, stop, bridge,
                              "val_loss" if datamodule.has_validation else "train_loss",
@@ -261,7 +280,11 @@ def _build_trainer(config: PtychoConfig, run_path: Path, accelerator: str, stop:
     checkpoint = AtomicModelCheckpoint(
         stop, dirpath=str(checkpoint_dir(run_path)), filename="best", monitor=monitor,
         mode="min", save_top_k=1, save_last=True, enable_version_counter=False)
-    callbacks: list[Any] = [stop, bridge, checkpoint]
+    callbacks: list[Any] = [stop, bridge]
+    if config.training.lr_decay_fraction > 0:
+        callbacks.append(BudgetDecay(stop, config.training.lr_decay_fraction,
+                                     config.training.min_learning_rate))
+    callbacks.append(checkpoint)
     if config.training.early_stop_patience > 0:
         from lightning.pytorch.callbacks import EarlyStopping
 

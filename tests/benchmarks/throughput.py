@@ -86,17 +86,17 @@ def bench_training(scan, config, device: str, steps: int, warmup: int) -> float:
     return steps * batch * config.data.gridsize**2 / seconds, module
 
 
-def bench_inference(module, scan, config, device: str, batch: int) -> float:
+def bench_inference(module, scan, config, device: str, batch: int, groups: str) -> float:
     import torch
 
     from ptycho_engine.inference import reconstruct
 
     reconstruct(module, scan.subset(range(min(2048, scan.n_patterns))), batch_size=batch,
-                device=device)  # warm-up
+                device=device, groups=groups)  # warm-up
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     started = time.perf_counter()
-    reconstruct(module, scan, batch_size=batch, device=device)
+    reconstruct(module, scan, batch_size=batch, device=device, groups=groups)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return scan.n_patterns / (time.perf_counter() - started)
@@ -130,9 +130,11 @@ def main() -> None:
     emit("training_throughput", rate, "patterns/s", args.device, **settings)
     module.eval()
     infer = simulated(args.N, args.infer_patterns, seed=1)
-    rate = bench_inference(module, infer, config, args.device, args.infer_batch)
-    emit("inference_stitch_throughput", rate, "patterns/s", args.device,
-         patterns=args.infer_patterns, infer_batch=args.infer_batch, **settings)
+    for groups in ("all", "covering"):  # inference.groups: best quality, and fastest
+        rate = bench_inference(module, infer, config, args.device, args.infer_batch, groups)
+        emit("inference_stitch_throughput", rate, "patterns/s", args.device,
+             patterns=args.infer_patterns, infer_batch=args.infer_batch, groups=groups,
+             **settings)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,15 @@ def test_train_reconstruct_evaluate(small_scan, tmp_path):
         assert 0 <= data["xcoords"].min() and data["xcoords"].max() < obj.shape[1]
         assert np.allclose(data["amplitude"], np.abs(obj))
 
+    covering_path = tmp_path / "covering.npz"
+    covering = run_cli("reconstruct", "--model", run, "--scan", small_scan, "--out",
+                       covering_path, "--groups", "covering")
+    assert covering.returncode == 0, covering.stderr
+    with np.load(recon_path, allow_pickle=False) as every, \
+            np.load(covering_path, allow_pickle=False) as fewer:
+        assert every["object"].shape == fewer["object"].shape  # same frame, other patches
+        assert not np.allclose(every["object"], fewer["object"])
+
     scores = run_cli("evaluate", recon_path, "--truth", small_scan, "--json")
     assert scores.returncode == 0, scores.stderr
     metrics = json.loads(scores.stdout)

@@ -27,15 +27,16 @@ class TrueObjectModel(torch.nn.Module):
         return N
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def member_views(self, patches, offsets, canvas):
-        ids = patches[:, :, 0, 0].round().long()
+        ids = x[:, :, 0, 0].round().long()
         return self.patches[ids]
 
+    def member_views(self, patches, offsets, canvas):
+        return patches  # the merged views of a perfect prediction are the prediction
 
+
+@pytest.mark.parametrize("mode", ["all", "covering"])
 @pytest.mark.parametrize("gridsize", [1, 2])
-def test_stitching_a_perfect_prediction_returns_the_object(gridsize):
+def test_stitching_a_perfect_prediction_returns_the_object(gridsize, mode):
     rng = np.random.default_rng(0)
     truth = (rng.random((60, 70)) + 1j * rng.random((60, 70))).astype(np.complex64)
     ys, xs = np.meshgrid(np.arange(12, 48, 3), np.arange(12, 58, 3), indexing="ij")
@@ -44,7 +45,10 @@ def test_stitching_a_perfect_prediction_returns_the_object(gridsize):
     diffraction = diffraction.reshape(-1, N, N)
     groups = make_groups(positions, gridsize, 6, 0, seed=1)
     recon = stitch_groups(TrueObjectModel(truth, positions), diffraction, groups, positions,
-                          batch_size=7, crop=8)
+                          batch_size=7, crop=8, mode=mode)
+    expected_groups = len(covering_groups(groups).indices) if mode == "covering" else len(
+        groups.indices)
+    assert recon.info["groups_run"] == expected_groups
     covered = recon.weight > 0
     assert covered.mean() > 0.9
     row0, col0 = (int(v) for v in recon.offset)
@@ -66,3 +70,35 @@ def test_covering_groups_cover_every_position_with_fewer_groups():
     assert all(tuple(row) in rows for row in cover.indices.tolist())
     single = make_groups(positions, 1, 4, 0, seed=0)
     assert covering_groups(single) is single
+
+
+@pytest.mark.parametrize("object_big", [True, False])
+def test_own_patches_are_the_network_output_and_single_patch_models_fall_back(object_big):
+    from ptycho_engine.config import PtychoConfig, to_dict, with_overrides
+    from ptycho_engine.inference import iter_object_patches
+    from ptycho_engine.module import PtychoPINNModule
+
+    config = with_overrides(PtychoConfig(), {"data.N": 32, "data.gridsize": 2,
+                                             "model.n_filters_scale": 1,
+                                             "model.object_big": object_big})
+    torch.manual_seed(1)
+    module = PtychoPINNModule(to_dict(config), 10.0, canvas=48)
+    rng = np.random.default_rng(4)
+    positions = rng.random((40, 2)) * 30
+    diffraction = rng.random((40, 32, 32)).astype(np.float32)
+    groups = make_groups(positions, 2, 6, 0, seed=0)
+    own = torch.cat([v for _, v in iter_object_patches(module, diffraction, groups,
+                                                        batch_size=16, merged=False)])
+    merged = torch.cat([v for _, v in iter_object_patches(module, diffraction, groups,
+                                                           batch_size=16, merged=True)])
+    with torch.no_grad():
+        x = torch.from_numpy(diffraction[groups.indices])
+        offsets = torch.from_numpy(groups.relative_offsets.astype(np.float32))
+        patches = module(x)
+        views = module.member_views(patches, offsets, module.canvas_for(
+            float(np.abs(groups.relative_offsets).max())))
+    torch.testing.assert_close(merged, views.reshape(-1, 32, 32))
+    expected = patches if object_big else views  # one patch per group: only views exist
+    torch.testing.assert_close(own, expected.reshape(-1, 32, 32))
+    if object_big:
+        assert not torch.allclose(own, merged)  # the merge really changes the patches

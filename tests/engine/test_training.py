@@ -163,3 +163,23 @@ def test_two_trainings_in_one_process_do_not_share_state(tiny_scan, tmp_path):
               run_dir=tmp_path / "b")
     assert not torch.allclose(a.module.probe, b.module.probe)
     assert a.module.config.model.probe_scale == 4.0
+
+
+def test_previews_are_made_only_for_observers_that_show_them(tiny_scan, tmp_path, monkeypatch):
+    import ptycho_engine.training as training_code
+
+    stitched = []
+    real_stitch = training_code.stitch_groups
+
+    def counting_stitch(*args, **kwargs):
+        stitched.append(1)
+        return real_stitch(*args, **kwargs)
+
+    monkeypatch.setattr(training_code, "stitch_groups", counting_stitch)
+    config = tiny_config(**{"training.epochs": 2})
+    assert not TrainingObserver().wants_previews() and Recorder().wants_previews()
+    train(tiny_scan, config, observer=TrainingObserver(), run_dir=tmp_path / "quiet")
+    assert stitched == []
+    observer = Recorder()
+    train(tiny_scan, config, observer=observer, run_dir=tmp_path / "watched")
+    assert len(stitched) == 2 and len(observer.previews) == 2
