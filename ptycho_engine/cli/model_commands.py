@@ -59,6 +59,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="'all': every position's group, best quality; 'covering': about "
                             "2.6x fewer network passes (default: the model's inference.groups)")
     recon.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: auto)")
+    recon.add_argument("--devices", type=int, default=1,
+                       help="spread the scans over this many processes, one per GPU "
+                            "(cuda:0, cuda:1, …) or sharing the CPU cores (default: 1)")
     recon.set_defaults(handler=run_reconstruct)
 
     evaluate = commands.add_parser("evaluate", help="score a reconstruction against the truth")
@@ -210,7 +213,38 @@ def _one_line(error: BaseException, path: Path) -> str:
     return " ".join(str(error).split()).removeprefix(f"{path}: ")
 
 
-def run_reconstruct(args: argparse.Namespace) -> int:
+def worker_devices(device: str | None, count: int) -> list[str]:
+    """The device of each reconstruction process: every visible GPU in turn, or the CPU."""
+    import torch
+
+    from ..errors import PtychoError
+
+    if count < 1:
+        raise PtychoError(f"--devices {count}: give 1 or more")
+    chosen = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if count == 1:
+        return [chosen]
+    if chosen == "cpu":
+        return ["cpu"] * count
+    if chosen != "cuda":
+        raise PtychoError(f"--device {chosen} with --devices {count}: give --device cuda (the "
+                          "processes take cuda:0, cuda:1, …) or --device cpu")
+    visible = torch.cuda.device_count()
+    if count > visible:
+        raise PtychoError(f"--devices {count}, but torch sees {visible} GPU(s); give at most "
+                          f"{visible}")
+    return [f"cuda:{index}" for index in range(count)]
+
+
+def reconstruct_jobs(model: Path | tuple[Any, list[Any]], jobs: list[tuple[int, Path, Path]],
+                     total: int, device: str, batch_size: int | None, groups: str | None,
+                     chosen: str, threads: int | None = None) -> list[Path]:
+    """Reconstruct (number, scan, result path) jobs with one model; returns the failed scans.
+
+    model: its path (loaded here, on ``device``) or an already loaded (module, history).
+    Runs in the CLI process, or in one worker process per device (``--devices``).
+    Each scan's outcome is printed on one line as it finishes.
+    """
     import time
 
     import torch
@@ -221,19 +255,17 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     from ..product import ProductMetadata
     from ..results import save_reconstruction
 
-    scans = scan_files(args.scan)
-    targets, chosen = output_paths(scans, args.out, args.format)
-    module, history = load_model(args.model, args.device)
+    if threads:
+        torch.set_num_threads(threads)
+    module, history = load_model(model, device) if isinstance(model, Path) else model
     probe = module.probe.detach().cpu().numpy()
-    for folder in {target.parent for target in targets}:
-        folder.mkdir(parents=True, exist_ok=True)
     failed: list[Path] = []
-    for number, (scan_path, target) in enumerate(zip(scans, targets, strict=True), start=1):
-        prefix = f"[{number}/{len(scans)}] {scan_path}"
+    for number, scan_path, target in jobs:
+        prefix = f"[{number}/{total}] {scan_path}"
         started = time.perf_counter()
         try:
             scan = load_scan(scan_path)
-            recon = reconstruct(module, scan, batch_size=args.batch_size, groups=args.groups)
+            recon = reconstruct(module, scan, batch_size=batch_size, groups=groups)
             written = save_reconstruction(
                 recon, target, format=chosen, probe=probe,
                 metadata=ProductMetadata.from_scan(scan, name=scan_path.stem),
@@ -249,6 +281,35 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         print(f"{prefix}: wrote {', '.join(str(p) for p in written)}: {height}x{width} object "
               f"from {len(recon.positions)} patterns in {time.perf_counter() - started:.1f} s, "
               f"offset (row, col) = ({recon.offset[0]:g}, {recon.offset[1]:g})", flush=True)
+    return failed
+
+
+def run_reconstruct(args: argparse.Namespace) -> int:
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    scans = scan_files(args.scan)
+    targets, chosen = output_paths(scans, args.out, args.format)
+    devices = worker_devices(args.device, args.devices)[:len(scans)]
+    # loaded here first, so that a bad model is one message, not one per process
+    loaded = load_model(args.model, devices[0] if len(devices) == 1 else "cpu")
+    for folder in {target.parent for target in targets}:
+        folder.mkdir(parents=True, exist_ok=True)
+    jobs = [(number, scan, target) for number, (scan, target)
+            in enumerate(zip(scans, targets, strict=True), start=1)]
+    options = (len(scans), args.batch_size, args.groups, chosen)
+    if len(devices) == 1:
+        failed = reconstruct_jobs(loaded, jobs, options[0], devices[0], *options[1:])
+    else:  # one process per device, scans dealt round-robin; CPU processes share the cores
+        threads = max(1, (os.cpu_count() or 1) // len(devices)) if devices[0] == "cpu" else None
+        with ProcessPoolExecutor(len(devices),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(reconstruct_jobs, args.model, jobs[rank::len(devices)],
+                                   options[0], device, *options[1:], threads)
+                       for rank, device in enumerate(devices)]
+            failed = sorted((path for future in futures for path in future.result()),
+                            key=scans.index)
     if len(scans) > 1 or failed:
         names = ", ".join(str(p) for p in failed)
         print(f"reconstructed {len(scans) - len(failed)} of {len(scans)} scans"

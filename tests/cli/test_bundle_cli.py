@@ -112,3 +112,30 @@ def test_output_paths_never_overwrite_a_scan(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(PtychoError, match="must be a folder"):
         output_paths([a, b], tmp_path / "file", None)
+
+
+def test_reconstruct_spread_over_two_processes_matches_one(bundle, small_scan, tmp_path):
+    import shutil
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(small_scan, scans / f"{name}.npz")
+    bad = scans / "d.npz"
+    np.savez(bad, diffraction=np.ones((3, 32, 32), np.float32))  # fails in its worker
+    one = run_cli("reconstruct", "--model", bundle, "--scan", scans, "--out", tmp_path / "one",
+                  "--device", "cpu")
+    two = run_cli("reconstruct", "--model", bundle, "--scan", scans, "--out", tmp_path / "two",
+                  "--device", "cpu", "--devices", "2")
+    assert one.returncode == two.returncode == 2, two.stderr
+    assert "Traceback" not in two.stderr
+    assert "reconstructed 3 of 4 scans; failed:" in two.stderr and str(bad) in two.stderr
+    for number, name in enumerate("abc", start=1):
+        assert f"[{number}/4]" in two.stdout
+        with np.load(tmp_path / "one" / f"{name}.npz") as a, \
+                np.load(tmp_path / "two" / f"{name}.npz") as b:
+            np.testing.assert_allclose(b["object"], a["object"], rtol=1e-5, atol=1e-6)
+    refused = run_cli("reconstruct", "--model", bundle, "--scan", scans, "--out",
+                      tmp_path / "three", "--device", "cuda:1", "--devices", "2")
+    assert refused.returncode == 2 and "--device cuda" in refused.stderr
+    assert "Traceback" not in refused.stderr
