@@ -46,11 +46,15 @@ class StopControl(Callback):
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule,
                              batch: Any, batch_idx: int) -> None:
         if self.reason is None:
+            reason = None
             if self.cancel is not None and self.cancel.cancelled:
-                self.reason = "cancelled"
+                reason = "cancelled"
             elif (self.time_limit_s is not None
                   and time.monotonic() - self.started > self.time_limit_s):
-                self.reason = "time_limit"
+                reason = "time_limit"
+            if trainer.world_size > 1:  # rank 0 decides: a rank that skipped a batch alone
+                reason = trainer.strategy.broadcast(reason, src=0)  # would hang the others
+            self.reason = reason
         if self.reason is not None:
             trainer.should_stop = True
             return -1  # Lightning skips the rest of this epoch
