@@ -136,6 +136,9 @@ class TrainingConfig:
                           choices=("none", "tensorboard", "mlflow"))
 
 
+INFERENCE_GROUPS = ("all", "covering")  # inference.groups; also the CLI's --groups choices
+
+
 @dataclass(frozen=True)
 class InferenceConfig:
     """How patches are predicted and stitched."""
@@ -150,7 +153,7 @@ class InferenceConfig:
         "every member's own predicted patch at its position, so each position is the average "
         "of the groups that contain it (best quality); 'covering' runs only the fewest groups "
         "that cover every position and stitches their merged member views (about 2.6x fewer "
-        "network passes at gridsize 2, for speed).", choices=("all", "covering"))
+        "network passes at gridsize 2, for speed).", choices=INFERENCE_GROUPS)
 
 
 @dataclass(frozen=True)

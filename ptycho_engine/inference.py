@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .config import INFERENCE_GROUPS
 from .errors import PtychoError
 from .grouping import amplitude_normalisation, covering_groups, make_groups
 from .scan import DiffractionStack, Scan
@@ -153,8 +154,8 @@ def reconstruct(model: Any, scan: Scan | str | Path, *, batch_size: int | None =
         raise ScanFormatError(f"has {scan.N}x{scan.N} patterns but the model was trained on "
                               f"{config.data.N}x{config.data.N}; use a model trained for this "
                               "detector size", source=scan.metadata.source_file or scan.name)
-    if groups not in (None, "all", "covering"):
-        raise PtychoError(f"groups={groups!r}; use 'all' or 'covering'")
+    if groups is not None and groups not in INFERENCE_GROUPS:
+        raise PtychoError(f"groups={groups!r}; use one of {', '.join(INFERENCE_GROUPS)}")
     scan_groups = make_groups(scan.positions, config.data.gridsize, config.data.neighbor_count,
                               0, config.training.seed)
     return stitch_groups(module, scan.diffraction, scan_groups, scan.positions,

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..config import INFERENCE_GROUPS
+
 RESULT_FORMATS = ("npz", "h5", "tiff")
 """= results.RESULT_FORMATS, spelled out so building the parser does not import torch."""
 SCAN_SUFFIXES = (".npz", ".cxi", ".h5", ".hdf5")
@@ -55,7 +57,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="npz (default), h5 (Ptychodus product file) or tiff (float32 "
                             "amplitude + phase pair); default: from the --out suffix")
     recon.add_argument("--batch-size", type=int, default=None)
-    recon.add_argument("--groups", choices=("all", "covering"), default=None,
+    recon.add_argument("--groups", choices=INFERENCE_GROUPS, default=None,
                        help="'all': every position's group, best quality; 'covering': about "
                             "2.6x fewer network passes (default: the model's inference.groups)")
     recon.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: auto)")
@@ -298,15 +300,16 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
     jobs = [(number, scan, target) for number, (scan, target)
             in enumerate(zip(scans, targets, strict=True), start=1)]
-    options = (len(scans), args.batch_size, args.groups, chosen)
     if len(devices) == 1:
-        failed = reconstruct_jobs(loaded, jobs, options[0], devices[0], *options[1:])
+        failed = reconstruct_jobs(loaded, jobs, len(scans), devices[0], args.batch_size,
+                                  args.groups, chosen)
     else:  # one process per device, scans dealt round-robin; CPU processes share the cores
         threads = max(1, (os.cpu_count() or 1) // len(devices)) if devices[0] == "cpu" else None
         with ProcessPoolExecutor(len(devices),
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(reconstruct_jobs, args.model, jobs[rank::len(devices)],
-                                   options[0], device, *options[1:], threads)
+                                   len(scans), device, args.batch_size, args.groups, chosen,
+                                   threads)
                        for rank, device in enumerate(devices)]
             failed = sorted((path for future in futures for path in future.result()),
                             key=scans.index)
