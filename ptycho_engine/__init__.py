@@ -8,10 +8,9 @@ that need torch import on first use, so ``import ptycho_engine`` stays fast.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from .config import (
+from .core.config import (
     DataConfig,
     FieldInfo,
     InferenceConfig,
@@ -24,13 +23,9 @@ from .config import (
     validate,
     with_overrides,
 )
-from .errors import BundleError, ConfigError, PtychoError, ScanFormatError, TrainingError
+from .core.errors import BundleError, ConfigError, PtychoError, ScanFormatError, TrainingError
+from .core.version import __version__
 from .scan import LazyDiffraction, Scan, ScanMetadata
-
-try:
-    __version__ = version("ptycho-studio")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+source"
 
 # name -> module that defines it; imported on first access (PEP 562)
 _LAZY = {
@@ -46,17 +41,17 @@ _LAZY = {
     "replace_probe": ".io.probe_file",
     "mean_intensity": ".scan_stats",
     "probe_properties": ".scan_stats",
-    "ConfigPreset": ".presets",
-    "config_presets": ".presets",
-    "config_preset": ".presets",
-    "system_info": ".platform_info",
+    "ConfigPreset": ".core.presets",
+    "config_presets": ".core.presets",
+    "config_preset": ".core.presets",
+    "system_info": ".core.platform_info",
     "train": ".training",
     "TrainingResult": ".training",
-    "TrainingObserver": ".observer",
-    "EpochRecord": ".observer",
-    "CancelToken": ".observer",
+    "TrainingObserver": ".api",
+    "EpochRecord": ".api",
+    "CancelToken": ".api",
     "reconstruct": ".inference",
-    "Reconstruction": ".inference",
+    "Reconstruction": ".api",
     "evaluate": ".metrics",
     "Evaluation": ".metrics",
     "export_bundle": ".bundle",

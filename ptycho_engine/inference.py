@@ -7,47 +7,18 @@ time) into one stitch accumulator, so memory stays flat as scans grow.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .config import INFERENCE_GROUPS
-from .errors import PtychoError
+from .api import Reconstruction
+from .core.config import INFERENCE_GROUPS
+from .core.errors import PtychoError
 from .grouping import amplitude_normalisation, covering_groups, make_groups
 from .scan import DiffractionStack, Scan
 from .stitching import StitchAccumulator, canvas_for
-
-
-@dataclass(frozen=True)
-class Reconstruction:
-    """A stitched object in the scan's pixel frame.
-
-    object: (H, W) complex64; pixel [r, c] sits at (offset[0] + r, offset[1] + c) of the
-    frame of the input positions. positions: (n, 2) [x, y] scan positions in that frame.
-    """
-
-    object: np.ndarray
-    offset: tuple[float, float]
-    weight: np.ndarray
-    positions: np.ndarray
-    source: str = ""
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def amplitude(self) -> np.ndarray:
-        return np.abs(self.object).astype(np.float32)
-
-    @property
-    def phase(self) -> np.ndarray:
-        return np.angle(self.object).astype(np.float32)
-
-    @property
-    def positions_in_object_frame(self) -> np.ndarray:
-        """(n, 2) [x, y] positions in the pixel frame of ``object``."""
-        return self.positions - np.array([self.offset[1], self.offset[0]])
 
 
 def _device_of(module: torch.nn.Module) -> torch.device:
@@ -149,7 +120,7 @@ def reconstruct(model: Any, scan: Scan | str | Path, *, batch_size: int | None =
         scan = load_scan(scan)
     config = module.config
     if scan.N != config.data.N:
-        from .errors import ScanFormatError
+        from .core.errors import ScanFormatError
 
         raise ScanFormatError(f"has {scan.N}x{scan.N} patterns but the model was trained on "
                               f"{config.data.N}x{config.data.N}; use a model trained for this "

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .errors import BundleError, PtychoError
+from .core.errors import BundleError, PtychoError
 
 BEST_CHECKPOINT = "best.ckpt"
 LAST_CHECKPOINT = "last.ckpt"

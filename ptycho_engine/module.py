@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import PtychoConfig, from_dict, to_dict
+from .core.config import PtychoConfig, from_dict, to_dict
 from .network import build_network
 from .physics import (
     canvas_size,

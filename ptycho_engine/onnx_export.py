@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .atomic import write_bytes_atomic
-from .errors import PtychoError
+from .core.atomic import write_bytes_atomic
+from .core.errors import PtychoError
 
 INPUT_NAME = "diffraction"
 OUTPUT_NAMES = ("amplitude", "phase")

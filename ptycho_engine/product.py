@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write
-from .errors import ScanFormatError
-from .inference import Reconstruction
+from .api import Reconstruction
+from .core.atomic import atomic_write
+from .core.errors import ScanFormatError
 
 PIXEL_SIZE_KNOWN = "pixel_size_known"
 WEIGHT_DATASET = "object_weight"

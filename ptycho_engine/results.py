@@ -15,12 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write
-from .errors import ScanFormatError
-from .inference import Reconstruction
+from .api import RESULT_FORMATS, Reconstruction
+from .core.atomic import atomic_write
+from .core.errors import ScanFormatError
 
 RECONSTRUCTION_KEYS = ("object", "offset")
-RESULT_FORMATS = ("npz", "h5", "tiff")
 _SUFFIX_FORMATS = {".npz": "npz", ".h5": "h5", ".hdf5": "h5", ".tif": "tiff", ".tiff": "tiff"}
 RESULT_SUFFIXES = {"npz": ".npz", "h5": ".h5", "tiff": ".tif"}
 

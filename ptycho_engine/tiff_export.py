@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_bytes_atomic
-from .inference import Reconstruction
+from .api import Reconstruction
+from .core.atomic import write_bytes_atomic
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 

@@ -18,7 +18,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from .atomic import write_bytes_atomic
+from .api import CancelToken, EpochRecord, TrainingObserver
 from .callbacks import (
     AtomicCheckpointIO,
     AtomicModelCheckpoint,
@@ -27,17 +27,17 @@ from .callbacks import (
     StopControl,
     read_history,
 )
-from .config import PtychoConfig, load_config, save_config, to_dict
+from .core.atomic import write_bytes_atomic
+from .core.config import PtychoConfig, load_config, save_config, to_dict
+from .core.errors import ConfigError, PtychoError, TrainingError
+from .core.runtime import configure_threads, device_description, quiet_lightning
 from .datamodule import GroupDataset, PtychoDataModule
-from .errors import ConfigError, PtychoError, TrainingCancelled, TrainingError
 from .grouping import make_groups
 from .inference import inference_batch_size, stitch_groups
 from .loss_floor import loss_floors
 from .model_store import LAST_CHECKPOINT, checkpoint_dir, read_checkpoint
 from .module import PtychoPINNModule
-from .observer import CancelToken, EpochRecord, TrainingObserver
 from .physics import canvas_size
-from .runtime import configure_threads, device_description, quiet_lightning
 from .scan import Scan
 from .training_data import TrainingData, as_training_data
 
@@ -318,4 +318,4 @@ def _extra_logger(config: PtychoConfig, run_path: Path) -> Any:
                             "which is not installed; pip install it or set 'none'")]) from None
 
 
-__all__ = ["train", "TrainingResult", "CancelToken", "TrainingObserver", "TrainingCancelled"]
+__all__ = ["train", "TrainingResult"]

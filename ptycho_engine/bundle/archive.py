@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from ..errors import BundleError
+from ..core.errors import BundleError
 
 MAX_MEMBERS = 64
 MAX_MEMBER_BYTES = 2 * 1024**3

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..atomic import atomic_write
-from ..config import config_to_toml, to_dict
-from ..errors import PtychoError
+from ..core.atomic import atomic_write
+from ..core.config import config_to_toml, to_dict
+from ..core.errors import PtychoError
+from ..core.version import __version__
 from .archive import write_archive
 from .format import (
     CONFIG,
@@ -87,8 +88,6 @@ def bundle_members(prepared: ExportSource, metrics: dict[str, Any] | None) -> di
 def build_manifest(prepared: ExportSource, state: dict[str, torch.Tensor],
                    metrics: dict[str, Any] | None, members: dict[str, str]) -> dict[str, Any]:
     """The manifest's content (everything but its own seal)."""
-    from .. import __version__
-
     module = prepared.module
     config = module.config
     N, gridsize = config.data.N, config.data.gridsize

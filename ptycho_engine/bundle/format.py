@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import BundleError
+from ..core.errors import BundleError
 
 FORMAT_NAME = "ptycho-studio-bundle"
 FORMAT_VERSION = "1.0"

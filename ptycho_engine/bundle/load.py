@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import PtychoConfig, from_dict, to_dict, tomllib
-from ..errors import BundleError, ConfigError
-from ..observer import EpochRecord
+from ..api import EpochRecord
+from ..core.config import PtychoConfig, from_dict, to_dict, tomllib
+from ..core.errors import BundleError, ConfigError
 from .archive import checked_listing, open_archive, read_member
 from .format import (
     CONFIG,

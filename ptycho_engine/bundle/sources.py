@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BundleError, PtychoError
-from ..observer import EpochRecord
+from ..api import EpochRecord
+from ..core.errors import BundleError, PtychoError
 from .format import HISTORY, sha256_file, sha256_hex
 
 HISTORY_FIELDS = [item.name for item in fields(EpochRecord)]

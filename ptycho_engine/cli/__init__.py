@@ -16,7 +16,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from ..core.version import __version__
     from . import bundle_commands, data_commands, model_commands
 
     parser = argparse.ArgumentParser(
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported
-    from ..errors import PtychoError
+    from ..core.errors import PtychoError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import INFERENCE_GROUPS
+from ..api import RESULT_FORMATS
+from ..core.config import INFERENCE_GROUPS
 
-RESULT_FORMATS = ("npz", "h5", "tiff")
-"""= results.RESULT_FORMATS, spelled out so building the parser does not import torch."""
 SCAN_SUFFIXES = (".npz", ".cxi", ".h5", ".hdf5")
 EXIT_SCAN_FAILED = 2
 """Some scans failed: like every user error (bad input data), exit status 2."""
@@ -77,7 +76,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def training_config(args: argparse.Namespace):
     """The run's config: --config (or the resumed run's), then --set and --epochs."""
-    from ..config import PtychoConfig, load_config, parse_assignment, with_overrides
+    from ..core.config import PtychoConfig, load_config, parse_assignment, with_overrides
 
     if args.config:
         config = load_config(args.config)
@@ -86,7 +85,7 @@ def training_config(args: argparse.Namespace):
     else:
         config = PtychoConfig()
     if args.preset:
-        from ..presets import config_preset
+        from ..core.presets import config_preset
 
         config = config_preset(args.preset).apply(config)
     overrides = dict(parse_assignment(text) for text in args.settings)
@@ -96,7 +95,7 @@ def training_config(args: argparse.Namespace):
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..observer import CancelToken
+    from ..api import CancelToken
     from ..training import train
     from .progress import TerminalProgress
 
@@ -147,7 +146,7 @@ def resume_hint(result: Any, scan: Path) -> str:
 
 def scan_files(paths: list[Path]) -> list[Path]:
     """The scans named on the command line, folders expanded to their scan files (sorted)."""
-    from ..errors import PtychoError
+    from ..core.errors import PtychoError
 
     scans: list[Path] = []
     for path in paths:
@@ -169,7 +168,7 @@ def output_paths(scans: list[Path], out: Path, format: str | None) -> tuple[list
     Refuses (PtychoError) an --out that is a file when several scans are given,
     and any result that would overwrite one of the scans.
     """
-    from ..errors import PtychoError
+    from ..core.errors import PtychoError
     from ..results import RESULT_SUFFIXES, result_format
     from ..tiff_export import tiff_paths
 
@@ -219,7 +218,7 @@ def worker_devices(device: str | None, count: int) -> list[str]:
     """The device of each reconstruction process: every visible GPU in turn, or the CPU."""
     import torch
 
-    from ..errors import PtychoError
+    from ..core.errors import PtychoError
 
     if count < 1:
         raise PtychoError(f"--devices {count}: give 1 or more")
@@ -251,7 +250,7 @@ def reconstruct_jobs(model: Path | tuple[Any, list[Any]], jobs: list[tuple[int, 
 
     import torch
 
-    from ..errors import PtychoError
+    from ..core.errors import PtychoError
     from ..inference import reconstruct
     from ..io import load_scan
     from ..product import ProductMetadata

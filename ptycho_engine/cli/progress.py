@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from ..observer import EpochRecord, TrainingObserver
+from ..api import EpochRecord, TrainingObserver
 
 
 def _duration(seconds: float) -> str:

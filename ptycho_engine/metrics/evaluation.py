@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..errors import PtychoError
+from ..core.errors import PtychoError
 from .frc import frc_resolution
 from .phase import align_phase
 from .registration import register

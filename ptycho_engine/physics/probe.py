@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..errors import ScanFormatError
+from ..core.errors import ScanFormatError
 
 
 def disc_mask(N: int, *, device: torch.device | str | None = None,

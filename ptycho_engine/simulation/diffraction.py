@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from ..patches import extract_patches
 from ..scan import Scan, ScanMetadata
 

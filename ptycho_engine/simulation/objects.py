@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from ..errors import ConfigError, ScanFormatError
+from ..core.errors import ConfigError, ScanFormatError
 
 OBJECT_KINDS = ("siemens", "lines", "grf", "dead_leaves", "file:PATH")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, ScanFormatError
+from ..core.errors import ConfigError, ScanFormatError
 from .objects import read_npz_array
 
 PROBE_KINDS = ("disc", "focused", "defocused", "file:PATH")

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))
 

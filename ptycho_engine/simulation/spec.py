@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, ScanFormatError
+from ..core.errors import ConfigError, ScanFormatError
 from ..scan import Scan
 from .diffraction import simulate_scan
 from .objects import OBJECT_KINDS, make_object, read_npz_array

@@ -11,7 +11,7 @@ resuming would start the learning-rate decay again at every stage.
 Usage: python tests/benchmarks/quality.py [--photons 1e6] [--minutes 20] [--stages 2,5,10,20,40]
        [--preset "quick look (CPU)"] [--set section.key=value ...] [--device cpu]
 
-Settings: the named engine preset (ptycho_engine.presets), then --set overrides.
+Settings: the named engine preset (ptycho_engine.core.presets), then --set overrides.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ptycho_engine.observer import TrainingObserver  # noqa: E402  (after the thread policy)
+from ptycho_engine.api import TrainingObserver  # noqa: E402  (after the thread policy)
 
 
 def emit(**values) -> None:
@@ -84,10 +84,10 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
 
-    from ptycho_engine.config import parse_assignment, with_overrides
+    from ptycho_engine.core.config import parse_assignment, with_overrides
+    from ptycho_engine.core.presets import config_preset
     from ptycho_engine.inference import reconstruct
     from ptycho_engine.metrics import evaluate
-    from ptycho_engine.presets import config_preset
     from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
     from ptycho_engine.training import train
 

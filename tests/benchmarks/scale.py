@@ -54,7 +54,7 @@ def write_cxi(path: Path, n: int, N: int, seed: int = 0) -> None:
 
 
 def random_model(N: int, gridsize: int, filters: int, device: str):
-    from ptycho_engine.config import PtychoConfig, to_dict, with_overrides
+    from ptycho_engine.core.config import PtychoConfig, to_dict, with_overrides
     from ptycho_engine.module import PtychoPINNModule
 
     config = with_overrides(PtychoConfig(), {"data.N": N, "data.gridsize": gridsize,
@@ -89,9 +89,9 @@ def measure(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
+    from ptycho_engine.core.runtime import configure_threads
     from ptycho_engine.inference import reconstruct
     from ptycho_engine.io import load_scan
-    from ptycho_engine.runtime import configure_threads
     from ptycho_engine.scan import Scan
 
     configure_threads()

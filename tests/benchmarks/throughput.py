@@ -36,7 +36,7 @@ def simulated(N: int, patterns: int, seed: int = 0):
 
 
 def config_for(N: int, gridsize: int, filters: int, batch: int, precision: str = "auto"):
-    from ptycho_engine.config import PtychoConfig, with_overrides
+    from ptycho_engine.core.config import PtychoConfig, with_overrides
 
     return with_overrides(PtychoConfig(), {
         "data.N": N, "data.gridsize": gridsize, "data.n_groups": 0,
@@ -119,7 +119,7 @@ def main() -> None:
     os.environ["PTYCHO_NUM_THREADS"] = str(args.threads)
     import torch
 
-    from ptycho_engine.runtime import configure_threads
+    from ptycho_engine.core.runtime import configure_threads
 
     threads = configure_threads()
     settings = dict(N=args.N, gridsize=args.gridsize, n_filters_scale=args.filters,

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from ptycho_engine.config import PtychoConfig, with_overrides
+from ptycho_engine.core.config import PtychoConfig, with_overrides
 
 from .conftest import run_cli
 

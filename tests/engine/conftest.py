@@ -2,7 +2,7 @@
 
 import pytest
 
-from ptycho_engine.config import PtychoConfig, with_overrides
+from ptycho_engine.core.config import PtychoConfig, with_overrides
 from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
 
 

@@ -22,7 +22,7 @@ from ptycho_engine.bundle import archive as bundle_archive
 from ptycho_engine.bundle.format import MANIFEST, seal_manifest
 from ptycho_engine.bundle.load import expected_shapes
 from ptycho_engine.bundle.sources import data_provenance
-from ptycho_engine.config import config_to_toml, from_dict, to_dict
+from ptycho_engine.core.config import config_to_toml, from_dict, to_dict
 from ptycho_engine.inference import reconstruct
 from ptycho_engine.model_store import load_checkpoint
 from ptycho_engine.module import PtychoPINNModule

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from ptycho_engine.config import (
+from ptycho_engine.core.config import (
     PtychoConfig,
     config_to_toml,
     field_info,
@@ -17,7 +17,7 @@ from ptycho_engine.config import (
     validate,
     with_overrides,
 )
-from ptycho_engine.errors import ConfigError
+from ptycho_engine.core.errors import ConfigError
 
 REQUIRED_KEYS = [
     "data.N", "data.gridsize", "data.neighbor_count", "data.n_groups", "data.nphotons",

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ptycho_engine.errors import ConfigError, ScanFormatError
+from ptycho_engine.core.errors import ConfigError, ScanFormatError
 from ptycho_engine.grouping import (
     Groups,
     amplitude_normalisation,

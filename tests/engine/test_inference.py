@@ -74,7 +74,7 @@ def test_covering_groups_cover_every_position_with_fewer_groups():
 
 @pytest.mark.parametrize("object_big", [True, False])
 def test_own_patches_are_the_network_output_and_single_patch_models_fall_back(object_big):
-    from ptycho_engine.config import PtychoConfig, to_dict, with_overrides
+    from ptycho_engine.core.config import PtychoConfig, to_dict, with_overrides
     from ptycho_engine.inference import iter_object_patches
     from ptycho_engine.module import PtychoPINNModule
 

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from ptycho_engine.errors import ScanFormatError
+from ptycho_engine.core.errors import ScanFormatError
 from ptycho_engine.io import load_scan, save_scan
 
 from .test_io_cxi import DETECTOR, write_foreign_cxi

@@ -9,7 +9,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
-from ptycho_engine.errors import PtychoError
+from ptycho_engine.core.errors import PtychoError
 from ptycho_engine.metrics import (
     align_phase,
     evaluate,

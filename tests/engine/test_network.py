@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho_engine.config import DataConfig, ModelConfig
-from ptycho_engine.errors import ConfigError
+from ptycho_engine.core.config import DataConfig, ModelConfig
+from ptycho_engine.core.errors import ConfigError
 from ptycho_engine.network import (
     PtychoPINNNet,
     build_network,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho_engine.errors import ScanFormatError
+from ptycho_engine.core.errors import ScanFormatError
 from ptycho_engine.physics import (
     canvas_size,
     disc_mask,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ptycho_engine import runtime
+from ptycho_engine.core import runtime
 
 
 @pytest.fixture()

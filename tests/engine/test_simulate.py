@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from ptycho_engine.errors import ConfigError
+from ptycho_engine.core.errors import ConfigError
 from ptycho_engine.scan import Scan
 from ptycho_engine.simulate import (
     SimulationSpec,

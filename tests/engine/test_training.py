@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho_engine.errors import ConfigError, TrainingError
+from ptycho_engine.api import CancelToken, TrainingObserver
+from ptycho_engine.core.errors import ConfigError, TrainingError
 from ptycho_engine.inference import reconstruct
 from ptycho_engine.model_store import load_checkpoint
-from ptycho_engine.observer import CancelToken, TrainingObserver
 from ptycho_engine.training import train
 
 from .conftest import tiny_config

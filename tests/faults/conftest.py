@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ptycho_engine.config import PtychoConfig, save_config, with_overrides
+from ptycho_engine.core.config import PtychoConfig, save_config, with_overrides
 from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,7 +105,7 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen, timeout: 
 
 
 class DiskFull:
-    """Makes ``ptycho_engine.atomic`` writes fail with ENOSPC, as a full disk does.
+    """Makes ``ptycho_engine.core.atomic`` writes fail with ENOSPC, as a full disk does.
 
     Only files whose name passes ``matches`` fail: their writes succeed until
     ``budget`` bytes have gone to disk, then raise OSError(ENOSPC) (part of the
@@ -115,7 +115,7 @@ class DiskFull:
     """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch):
-        import ptycho_engine.atomic as atomic
+        import ptycho_engine.core.atomic as atomic
 
         self.matches: Callable[[Path], bool] = lambda path: False
         self.budget = 0

@@ -1,6 +1,6 @@
 """A full disk (ENOSPC) in the middle of a write: a clear error, the old file intact.
 
-The fault is injected into ``ptycho_engine.atomic``'s file handle (see
+The fault is injected into ``ptycho_engine.core.atomic``'s file handle (see
 conftest.DiskFull): part of the data reaches the disk, then the write fails,
 or every write succeeds and the fsync fails (network file systems).
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho_engine.errors import FileWriteError, PtychoError, TrainingError
+from ptycho_engine.core.errors import FileWriteError, PtychoError, TrainingError
 from ptycho_engine.model_store import read_checkpoint
 from ptycho_engine.scan import Scan
 
@@ -130,7 +130,7 @@ def test_other_writers_on_full_disk_keep_the_previous_file(writer, tiny_scan, tr
                                                            tmp_path, disk_full):
     """Every engine writer goes through atomic_write, so each fails the same clear way."""
     from ptycho_engine.callbacks import read_history, write_history
-    from ptycho_engine.config import load_config, save_config
+    from ptycho_engine.core.config import load_config, save_config
     from ptycho_engine.io import load_scan, save_scan
     from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
 
@@ -179,7 +179,7 @@ def test_checkpoint_files_are_written_atomically_with_fsync(trained, tiny_scan, 
                                                             monkeypatch):
     """Checkpoints go through atomic_write (one temp file, fsync, replace), not Lightning's
     writer: a kill at any moment leaves either the old or the new checkpoint."""
-    import ptycho_engine.atomic as atomic
+    import ptycho_engine.core.atomic as atomic
     from ptycho_engine.training import train
 
     synced: list[int] = []

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ptycho_engine.errors import PtychoError
+from ptycho_engine.core.errors import PtychoError
 
 from .conftest import tiny_config
 from .fuzz_inputs import (
@@ -107,7 +107,7 @@ def base_bundle(folder) -> bytes:
     import numpy as np
 
     from ptycho_engine.bundle import export_bundle
-    from ptycho_engine.config import to_dict
+    from ptycho_engine.core.config import to_dict
     from ptycho_engine.module import PtychoPINNModule
 
     yy, xx = np.mgrid[:32, :32] - 16
@@ -121,7 +121,7 @@ def base_bundle(folder) -> bytes:
 def test_bases_are_valid(folder, base_cxi, base_bundle):
     """The undamaged files load, so every refusal below is caused by the damage."""
     from ptycho_engine.bundle import load_bundle
-    from ptycho_engine.config import config_to_toml, load_config
+    from ptycho_engine.core.config import config_to_toml, load_config
 
     (folder / "ok.npz").write_bytes(npz_bytes(base_arrays()))
     assert use_scan(folder / "ok.npz", False).n_patterns == 12
@@ -157,7 +157,7 @@ def test_fuzz_cxi(data, folder, base_cxi, fuzz_tally):
 
 
 def toml_base() -> str:
-    from ptycho_engine.config import config_to_toml
+    from ptycho_engine.core.config import config_to_toml
 
     return config_to_toml(tiny_config())
 
@@ -165,7 +165,7 @@ def toml_base() -> str:
 @FUZZ
 @given(raw=st.one_of(damaged_toml(toml_base()), damaged_bytes(toml_base().encode())))
 def test_fuzz_config(raw, folder, fuzz_tally):
-    from ptycho_engine.config import load_config
+    from ptycho_engine.core.config import load_config
 
     path = folder / "case.toml"
     path.write_bytes(raw)

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from ptycho_engine.errors import ScanFormatError
+from ptycho_engine.core.errors import ScanFormatError
 from ptycho_engine.io import load_scan, summarize_scan
 
 from .fuzz_inputs import base_arrays, npy_with_declared_shape, npz_bytes, write_base_cxi

@@ -91,12 +91,12 @@ def test_desktop_entry_installer(tmp_path):
 
 def test_default_config_is_the_quick_look_preset():
     from ptycho_engine import load_config
-    from ptycho_engine.presets import config_preset
+    from ptycho_engine.core.presets import config_preset
 
     assert load_config(RESOURCES / "quick_look_cpu.toml") == \
         config_preset("quick look (CPU)").apply(), (
             "resources/quick_look_cpu.toml is stale; rewrite it from the preset with "
-            "ptycho_engine.config.save_config(config_preset('quick look (CPU)').apply(), ...)")
+            "ptycho_engine.core.config.save_config(config_preset('quick look (CPU)').apply(), ...)")
 
 
 def test_spec_bundles_every_resource_it_names():
@@ -124,7 +124,7 @@ def test_bundles_record_the_version(tmp_path):
     import numpy as np
 
     from ptycho_engine.bundle import export_bundle, load_bundle
-    from ptycho_engine.config import PtychoConfig, to_dict, with_overrides
+    from ptycho_engine.core.config import PtychoConfig, to_dict, with_overrides
     from ptycho_engine.module import PtychoPINNModule
 
     config = with_overrides(PtychoConfig(), {"data.N": 32, "model.n_filters_scale": 1,

@@ -1,16 +1,21 @@
-"""How training reports progress to a caller (CLI, GUI, script) with plain values only.
+"""What crosses the engine's boundary: plain values only, importable without torch.
 
-No tensors cross this boundary: a GUI worker can forward every call as a Qt
-signal to another thread without touching torch.
+Training reports progress through a ``TrainingObserver`` with ``EpochRecord``s,
+long work is stopped with a ``CancelToken``, and a reconstruction comes back as
+a numpy-only ``Reconstruction``. No tensors cross this boundary: a GUI worker
+can forward every call as a Qt signal to another thread without touching torch.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+RESULT_FORMATS = ("npz", "h5", "tiff")
+"""Formats ``save_reconstruction`` writes: our NPZ, a Ptychodus product HDF5, a TIFF pair."""
 
 
 @dataclass(frozen=True)
@@ -73,3 +78,32 @@ class CancelToken:
     def __call__(self) -> bool:
         """True once cancelled, so the token itself can serve as a ``should_stop`` callable."""
         return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """A stitched object in the scan's pixel frame.
+
+    object: (H, W) complex64; pixel [r, c] sits at (offset[0] + r, offset[1] + c) of the
+    frame of the input positions. positions: (n, 2) [x, y] scan positions in that frame.
+    """
+
+    object: np.ndarray
+    offset: tuple[float, float]
+    weight: np.ndarray
+    positions: np.ndarray
+    source: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def amplitude(self) -> np.ndarray:
+        return np.abs(self.object).astype(np.float32)
+
+    @property
+    def phase(self) -> np.ndarray:
+        return np.angle(self.object).astype(np.float32)
+
+    @property
+    def positions_in_object_frame(self) -> np.ndarray:
+        """(n, 2) [x, y] positions in the pixel frame of ``object``."""
+        return self.positions - np.array([self.offset[1], self.offset[0]])

@@ -1,4 +1,4 @@
-"""Process-level runtime settings: torch threads, device names, Lightning's noise."""
+"""Process-level runtime settings: torch threads, device descriptions, Lightning's noise."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def configure_threads() -> int:
     with <= 2 cores where OpenMP threads may busy-wait (OMP_WAIT_POLICY not PASSIVE).
 
     torch's default OpenMP threads spin while idle; on a loaded 2-core machine that
-    was measured 4-25x slower than one thread (see environment notes). With
+    was measured 4-25x slower than one thread. With
     OMP_WAIT_POLICY=PASSIVE (the CLI and the app set it before importing torch)
     two threads on a quiet 2-core machine trained the demo scan 1.6x faster than
     one (250-280 vs 160 patterns/s).
@@ -58,13 +58,24 @@ def device_description(accelerator: str) -> str:
     return f"CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 
+LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning",
+                     "lightning.pytorch.utilities.rank_zero",
+                     "lightning.pytorch.accelerators.cuda")
+
+
 @contextlib.contextmanager
 def quiet_lightning() -> Iterator[None]:
-    """Silence Lightning's INFO lines and its known harmless warnings (by exact message)."""
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning",
-                 "lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        for pattern in LIGHTNING_NOISE:
-            warnings.filterwarnings("ignore", message=pattern)
-        yield
+    """Within the block, silence Lightning's INFO lines and its known harmless warnings
+    (by exact message); the loggers' levels are restored on the way out."""
+    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            for pattern in LIGHTNING_NOISE:
+                warnings.filterwarnings("ignore", message=pattern)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -60,10 +60,6 @@ class TrainingError(PtychoError):
     """Training cannot go on (NaN loss, out of memory, unusable data)."""
 
 
-class TrainingCancelled(PtychoError):
-    """Training was stopped on request; the last checkpoint is kept."""
-
-
 class FileWriteError(PtychoError, OSError):
     """A file could not be written (disk full, no permission, read-only disk).
 

@@ -11,6 +11,8 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from .version import __version__
+
 
 def _package_version(name: str) -> str:
     try:
@@ -27,8 +29,6 @@ def system_info() -> dict[str, Any]:
     """
     import numpy
     import torch
-
-    from . import __version__
 
     gpu_available = bool(torch.cuda.is_available())
     gpus = ([torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
