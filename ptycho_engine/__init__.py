@@ -25,22 +25,22 @@ from .core.config import (
 )
 from .core.errors import BundleError, ConfigError, PtychoError, ScanFormatError, TrainingError
 from .core.version import __version__
-from .scan import LazyDiffraction, Scan, ScanMetadata
+from .data.scan import LazyDiffraction, Scan, ScanMetadata
 
 # name -> module that defines it; imported on first access (PEP 562)
 _LAZY = {
-    "load_scan": ".io",
-    "save_scan": ".io",
-    "summarize_scan": ".io",
-    "format_summary": ".io",
-    "make_groups": ".grouping",
-    "Groups": ".grouping",
-    "simulate_scan": ".simulate",
-    "summary_rows": ".io.summary",
-    "load_probe": ".io.probe_file",
-    "replace_probe": ".io.probe_file",
-    "mean_intensity": ".scan_stats",
-    "probe_properties": ".scan_stats",
+    "load_scan": ".data.io",
+    "save_scan": ".data.io",
+    "summarize_scan": ".data.io",
+    "format_summary": ".data.io",
+    "make_groups": ".data.grouping",
+    "Groups": ".data.grouping",
+    "simulate_scan": ".simulation",
+    "summary_rows": ".data.io.summary",
+    "load_probe": ".data.io.probe_file",
+    "replace_probe": ".data.io.probe_file",
+    "mean_intensity": ".data.statistics",
+    "probe_properties": ".data.statistics",
     "ConfigPreset": ".core.presets",
     "config_presets": ".core.presets",
     "config_preset": ".core.presets",

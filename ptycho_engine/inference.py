@@ -16,8 +16,8 @@ import torch
 from .api import Reconstruction
 from .core.config import INFERENCE_GROUPS
 from .core.errors import PtychoError
-from .grouping import amplitude_normalisation, covering_groups, make_groups
-from .scan import DiffractionStack, Scan
+from .data.grouping import amplitude_normalisation, covering_groups, make_groups
+from .data.scan import DiffractionStack, Scan
 from .stitching import StitchAccumulator, canvas_for
 
 
@@ -112,7 +112,7 @@ def reconstruct(model: Any, scan: Scan | str | Path, *, batch_size: int | None =
     ``inference.groups``. Patterns
     are read chunk by chunk, so a lazily read HDF5 scan is never held in memory.
     """
-    from .io import load_scan
+    from .data.io import load_scan
     from .model_store import resolve_model
 
     module = resolve_model(model, device=device)

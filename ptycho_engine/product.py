@@ -59,7 +59,7 @@ class ProductMetadata:
         meta = scan.metadata
         energy = meta.energy_eV
         if energy is None and meta.wavelength_m:
-            from .io.geometry import energy_eV_from_wavelength
+            from .data.io.geometry import energy_eV_from_wavelength
 
             energy = energy_eV_from_wavelength(meta.wavelength_m)
         return cls(name=name or scan.name, comments=comments,

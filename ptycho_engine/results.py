@@ -130,7 +130,7 @@ def save_reconstruction(reconstruction: Reconstruction, path: str | Path, *,
 
 def load_reconstruction(path: str | Path) -> Reconstruction:
     """Read a reconstruction NPZ or a (Ptychodus) product HDF5 file, chosen by content."""
-    from .io import detect_format
+    from .data.io import detect_format
 
     path = Path(path)
     if detect_format(path) == "cxi":  # HDF5: of ours, only product files hold an object

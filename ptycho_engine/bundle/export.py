@@ -118,16 +118,16 @@ def build_manifest(prepared: ExportSource, state: dict[str, torch.Tensor],
 
 def training_metrics(prepared: ExportSource) -> dict[str, Any]:
     """``metrics.evaluate`` of the model on its own training scan, against the ground truth."""
+    from ..data.scan import Scan
     from ..inference import reconstruct
     from ..metrics import evaluate
-    from ..scan import Scan
 
     data = prepared.training_data
     if data is not None:  # normalised amplitudes: reconstruct's own normalisation keeps them
         scan = Scan(data.diffraction, data.positions, data.probe, ground_truth=data.ground_truth)
         where = data.source
     elif prepared.scan_path is not None:
-        from ..io import load_scan
+        from ..data.io import load_scan
 
         scan, where = load_scan(prepared.scan_path), str(prepared.scan_path)
     else:

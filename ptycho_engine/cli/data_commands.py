@@ -15,7 +15,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="the NPZ diffraction holds intensities (counts), not amplitudes")
     inspect.set_defaults(handler=run_inspect)
 
-    from ..simulate import add_simulation_arguments
+    from .simulate_arguments import add_simulation_arguments
 
     simulate = commands.add_parser("simulate", help="simulate a far-field scan with Poisson noise")
     add_simulation_arguments(simulate)
@@ -24,7 +24,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from ..io import format_summary, load_scan, summarize_scan
+    from ..data.io import format_summary, load_scan, summarize_scan
 
     summary = summarize_scan(load_scan(args.file, intensities=args.intensities))
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
@@ -32,8 +32,8 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from ..io import save_scan
-    from ..simulate import simulate_from_arguments
+    from ..data.io import save_scan
+    from .simulate_arguments import simulate_from_arguments
 
     scan = simulate_from_arguments(args)
     save_scan(scan, args.out)

@@ -251,8 +251,8 @@ def reconstruct_jobs(model: Path | tuple[Any, list[Any]], jobs: list[tuple[int, 
     import torch
 
     from ..core.errors import PtychoError
+    from ..data.io import load_scan
     from ..inference import reconstruct
-    from ..io import load_scan
     from ..product import ProductMetadata
     from ..results import save_reconstruction
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ConfigError
-from ..patches import extract_patches
-from ..scan import Scan, ScanMetadata
+from ..data.patches import extract_patches
+from ..data.scan import Scan, ScanMetadata
 
 # Patterns per FFT block: about 32 MB of complex64 at N = 64.
 _CHUNK_PIXELS = 4_200_000

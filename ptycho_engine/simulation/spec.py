@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ConfigError, ScanFormatError
-from ..scan import Scan
+from ..data.scan import Scan
 from .diffraction import simulate_scan
 from .objects import OBJECT_KINDS, make_object, read_npz_array
 from .probes import PROBE_KINDS, make_probe

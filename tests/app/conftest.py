@@ -118,7 +118,7 @@ def tiny_training_config(epochs: int = 3, **overrides):
 def sim_scan_file(tmp_path_factory) -> Path:
     """96 simulated 32 x 32 patterns of a Siemens star, with its ground truth (NPZ)."""
     from ptycho_engine import save_scan
-    from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
+    from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
 
     scan = simulate_from_spec(SimulationSpec(N=32, patterns=96, step_px=3.0, photons=1e5,
                                              seed=7))

@@ -98,7 +98,7 @@ def train_in_window(qtbot, window, epochs: int, timeout: int) -> str:
 def test_200_tiny_epochs_with_previews_leak_no_memory_threads_timers_or_files(
         qtbot, make_window, tmp_path: Path):
     from ptycho_engine import save_scan
-    from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
+    from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
 
     scan_file = tmp_path / "soak.npz"
     save_scan(simulate_from_spec(SimulationSpec(N=32, patterns=4, step_px=3.0, photons=1e5,

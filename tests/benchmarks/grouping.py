@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ptycho_engine.grouping import make_groups
+from ptycho_engine.data.grouping import make_groups
 
 
 def main() -> None:

@@ -88,7 +88,7 @@ def main() -> None:
     from ptycho_engine.core.presets import config_preset
     from ptycho_engine.inference import reconstruct
     from ptycho_engine.metrics import evaluate
-    from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
+    from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
     from ptycho_engine.training import train
 
     base = config_preset(args.preset).apply()

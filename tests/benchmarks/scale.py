@@ -90,9 +90,9 @@ def measure(args: argparse.Namespace) -> None:
     import torch
 
     from ptycho_engine.core.runtime import configure_threads
+    from ptycho_engine.data.io import load_scan
+    from ptycho_engine.data.scan import Scan
     from ptycho_engine.inference import reconstruct
-    from ptycho_engine.io import load_scan
-    from ptycho_engine.scan import Scan
 
     configure_threads()
     module = random_model(args.N, args.gridsize, args.filters, args.device)

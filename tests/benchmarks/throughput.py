@@ -29,7 +29,7 @@ def emit(what: str, value: float, unit: str, device: str, **settings) -> None:
 
 
 def simulated(N: int, patterns: int, seed: int = 0):
-    from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
+    from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
 
     return simulate_from_spec(SimulationSpec(N=N, patterns=patterns, step_px=N / 12,
                                              photons=1e6, seed=seed))
@@ -47,10 +47,10 @@ def config_for(N: int, gridsize: int, filters: int, batch: int, precision: str =
 def bench_training(scan, config, device: str, steps: int, warmup: int) -> float:
     import torch
 
+    from ptycho_engine.data.training_data import prepare_training_data
     from ptycho_engine.datamodule import GroupDataset
     from ptycho_engine.module import PtychoPINNModule
     from ptycho_engine.physics import canvas_size
-    from ptycho_engine.training_data import prepare_training_data
 
     data = prepare_training_data(scan, config)
     module = PtychoPINNModule(config={k: vars(v) for k, v in vars(config).items()},

@@ -3,7 +3,7 @@
 import pytest
 
 from ptycho_engine.core.config import PtychoConfig, with_overrides
-from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
+from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
 
 
 def tiny_config(**overrides) -> PtychoConfig:
@@ -25,7 +25,7 @@ def tiny_scan():
 
 @pytest.fixture(scope="session")
 def tiny_scan_file(tiny_scan, tmp_path_factory):
-    from ptycho_engine.io import save_scan
+    from ptycho_engine.data.io import save_scan
 
     path = tmp_path_factory.mktemp("scans") / "tiny_scan.npz"
     save_scan(tiny_scan, path)

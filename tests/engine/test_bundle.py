@@ -23,11 +23,11 @@ from ptycho_engine.bundle.format import MANIFEST, seal_manifest
 from ptycho_engine.bundle.load import expected_shapes
 from ptycho_engine.bundle.sources import data_provenance
 from ptycho_engine.core.config import config_to_toml, from_dict, to_dict
+from ptycho_engine.data.training_data import prepare_training_data
 from ptycho_engine.inference import reconstruct
 from ptycho_engine.model_store import load_checkpoint
 from ptycho_engine.module import PtychoPINNModule
 from ptycho_engine.training import train
-from ptycho_engine.training_data import prepare_training_data
 
 from .conftest import tiny_config
 
@@ -181,8 +181,8 @@ def test_evaluate_stores_metrics_against_the_ground_truth(trained, tiny_scan, tm
 
 
 def write_without_truth(scan, path):
-    from ptycho_engine.io import save_scan
-    from ptycho_engine.scan import Scan
+    from ptycho_engine.data.io import save_scan
+    from ptycho_engine.data.scan import Scan
 
     save_scan(Scan(scan.diffraction_array(), scan.positions, scan.probe), path)
     return path

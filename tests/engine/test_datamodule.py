@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 
+from ptycho_engine.data.training_data import prepare_training_data
 from ptycho_engine.datamodule import (
     DeviceStore,
     GroupDataset,
@@ -10,7 +11,6 @@ from ptycho_engine.datamodule import (
     PtychoDataModule,
     split_groups,
 )
-from ptycho_engine.training_data import prepare_training_data
 
 from .conftest import tiny_config
 

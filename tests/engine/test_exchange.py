@@ -8,7 +8,7 @@ import torch
 from ptycho_engine import ScanFormatError
 from ptycho_engine.api import Reconstruction
 from ptycho_engine.core.config import to_dict
-from ptycho_engine.io import save_scan
+from ptycho_engine.data.io import save_scan
 from ptycho_engine.module import PtychoPINNModule
 from ptycho_engine.product import ProductMetadata, read_product, write_product
 from ptycho_engine.results import load_reconstruction, save_reconstruction

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from ptycho_engine.core.errors import ConfigError, ScanFormatError
-from ptycho_engine.grouping import (
+from ptycho_engine.data.grouping import (
     Groups,
     amplitude_normalisation,
     intensity_scale,
     make_groups,
 )
-from ptycho_engine.scan import LazyDiffraction
+from ptycho_engine.data.scan import LazyDiffraction
 
 
 def _positions(n=300, seed=0):
@@ -124,7 +124,7 @@ class _ArrayLazy(LazyDiffraction):
 
 
 def test_amplitude_normalisation_property_and_lazy(monkeypatch):
-    import ptycho_engine.grouping as module
+    import ptycho_engine.data.grouping as module
 
     rng = np.random.default_rng(8)
     data = rng.gamma(2.0, 3.0, (10, 16, 16)).astype(np.float32)

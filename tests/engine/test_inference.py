@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho_engine.grouping import covering_groups, make_groups
+from ptycho_engine.data.grouping import covering_groups, make_groups
+from ptycho_engine.data.patches import extract_patches
 from ptycho_engine.inference import stitch_groups
-from ptycho_engine.patches import extract_patches
 
 N = 16
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ptycho_engine.core.errors import ScanFormatError
-from ptycho_engine.io import load_scan, save_scan
+from ptycho_engine.data.io import load_scan, save_scan
 
 from .test_io_cxi import DETECTOR, write_foreign_cxi
 from .test_io_npz import make_arrays, make_scan

@@ -13,9 +13,13 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from ptycho_engine.core.errors import ScanFormatError
-from ptycho_engine.io import CxiDiffraction, load_scan, save_scan
-from ptycho_engine.io.cxi import estimate_probe
-from ptycho_engine.io.geometry import ELECTRON_VOLT_J, PLANCK_TIMES_LIGHT_EV_M, probe_diameter_px
+from ptycho_engine.data.io import CxiDiffraction, load_scan, save_scan
+from ptycho_engine.data.io.cxi import estimate_probe
+from ptycho_engine.data.io.geometry import (
+    ELECTRON_VOLT_J,
+    PLANCK_TIMES_LIGHT_EV_M,
+    probe_diameter_px,
+)
 
 from .test_io_npz import GEOMETRY, make_arrays, make_scan
 

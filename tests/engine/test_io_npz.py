@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptycho_engine.io import load_scan, save_scan
-from ptycho_engine.io.geometry import PLANCK_TIMES_LIGHT_EV_M
-from ptycho_engine.scan import Scan, ScanMetadata
+from ptycho_engine.data.io import load_scan, save_scan
+from ptycho_engine.data.io.geometry import PLANCK_TIMES_LIGHT_EV_M
+from ptycho_engine.data.scan import Scan, ScanMetadata
 
 ENERGY_EV = 8000.0
 GEOMETRY = {

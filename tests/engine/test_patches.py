@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ptycho_engine.patches import extract_patches
+from ptycho_engine.data.patches import extract_patches
 
 
 def _random_object(height, width, seed):
@@ -73,7 +73,7 @@ def test_linear_ramp_is_reproduced_at_subpixel_positions():
 
 
 def test_chunking_does_not_change_results(monkeypatch):
-    import ptycho_engine.patches as module
+    import ptycho_engine.data.patches as module
 
     obj = _random_object(30, 30, seed=6)
     positions = np.random.default_rng(7).uniform(0, 30, (37, 2))

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho_engine.patches import extract_patches as object_patches_at
+from ptycho_engine.data.patches import extract_patches as object_patches_at
 from ptycho_engine.physics import canvas_size, forward_amplitude, overlap_weight
-from ptycho_engine.simulate import defocused_probe, simulate_scan
+from ptycho_engine.simulation import defocused_probe, simulate_scan
 
 N = 16
 

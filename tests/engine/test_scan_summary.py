@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptycho_engine.io import format_summary, load_scan, summarize_scan
-from ptycho_engine.io.geometry import (
+from ptycho_engine.data.io import format_summary, load_scan, summarize_scan
+from ptycho_engine.data.io.geometry import (
     far_field_check,
     far_field_object_pixel_m,
     median_step_px,
     probe_diameter_px,
 )
-from ptycho_engine.scan import Scan, ScanMetadata
+from ptycho_engine.data.scan import Scan, ScanMetadata
 
 N = 16
 STEP = 3.0

@@ -5,8 +5,8 @@ import pytest
 from scipy.spatial import cKDTree
 
 from ptycho_engine.core.errors import ConfigError
-from ptycho_engine.scan import Scan
-from ptycho_engine.simulate import (
+from ptycho_engine.data.scan import Scan
+from ptycho_engine.simulation import (
     SimulationSpec,
     dead_leaves,
     defocused_probe,
@@ -91,7 +91,7 @@ def test_poisson_noise_statistics_and_seeds():
 
 
 def test_subpixel_positions_use_bilinear_patches():
-    from ptycho_engine.patches import extract_patches
+    from ptycho_engine.data.patches import extract_patches
 
     obj, probe, _ = _small_case(seed=3)
     positions = np.array([[20.25, 21.5], [25.75, 30.1]])
@@ -282,7 +282,7 @@ def test_spec_from_goldballs_file(shared_data):
 def test_command_line_flags_build_the_spec():
     import argparse
 
-    from ptycho_engine.simulate import add_simulation_arguments, spec_from_arguments
+    from ptycho_engine.cli.simulate_arguments import add_simulation_arguments, spec_from_arguments
 
     parser = argparse.ArgumentParser()
     add_simulation_arguments(parser)

@@ -10,9 +10,9 @@ import torch
 
 from ptycho_engine.callbacks import BudgetDecay, StopControl, cosine_decay_factor
 from ptycho_engine.core.config import to_dict
+from ptycho_engine.data.training_data import as_training_data
 from ptycho_engine.module import PtychoPINNModule
 from ptycho_engine.training import train
-from ptycho_engine.training_data import as_training_data
 
 from .conftest import tiny_config
 from .test_training import Recorder

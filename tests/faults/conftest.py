@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ptycho_engine.core.config import PtychoConfig, save_config, with_overrides
-from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
+from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ def tiny_scan():
 
 @pytest.fixture(scope="session")
 def tiny_scan_file(tiny_scan, tmp_path_factory) -> Path:
-    from ptycho_engine.io import save_scan
+    from ptycho_engine.data.io import save_scan
 
     path = tmp_path_factory.mktemp("faults") / "tiny_scan.npz"
     save_scan(tiny_scan, path)

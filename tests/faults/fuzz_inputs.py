@@ -77,8 +77,8 @@ def zip_of(members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> 
 
 def write_base_cxi(path: Path, N: int = 8) -> None:
     """A valid tiny CXI file (12 patterns of N x N), written by the engine itself."""
-    from ptycho_engine.io import save_scan
-    from ptycho_engine.scan import Scan, ScanMetadata
+    from ptycho_engine.data.io import save_scan
+    from ptycho_engine.data.scan import Scan, ScanMetadata
 
     arrays = base_arrays(N)
     meta = ScanMetadata(energy_eV=8000.0, wavelength_m=1.5498e-10, detector_distance_m=2.0,

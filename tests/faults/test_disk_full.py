@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from ptycho_engine.core.errors import FileWriteError, PtychoError, TrainingError
+from ptycho_engine.data.scan import Scan
 from ptycho_engine.model_store import read_checkpoint
-from ptycho_engine.scan import Scan
 
 from .conftest import tiny_config
 
@@ -131,8 +131,8 @@ def test_other_writers_on_full_disk_keep_the_previous_file(writer, tiny_scan, tr
     """Every engine writer goes through atomic_write, so each fails the same clear way."""
     from ptycho_engine.callbacks import read_history, write_history
     from ptycho_engine.core.config import load_config, save_config
-    from ptycho_engine.io import load_scan, save_scan
-    from ptycho_engine.simulate import SimulationSpec, simulate_from_spec
+    from ptycho_engine.data.io import load_scan, save_scan
+    from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
 
     if writer.startswith("scan"):
         suffix = ".npz" if writer == "scan-npz" else ".cxi"

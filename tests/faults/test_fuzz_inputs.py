@@ -81,7 +81,7 @@ def settle(fmt: str, load: Callable[[], Any], tally: dict[str, int]) -> Any:
 
 def use_scan(path: Path, intensities: bool):
     """What ``inspect`` and the app do with a scan they opened: load, summarise, read."""
-    from ptycho_engine.io import load_scan, summarize_scan
+    from ptycho_engine.data.io import load_scan, summarize_scan
 
     scan = load_scan(path, intensities=intensities)
     summarize_scan(scan)

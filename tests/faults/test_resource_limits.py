@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from ptycho_engine.core.errors import ScanFormatError
-from ptycho_engine.io import load_scan, summarize_scan
+from ptycho_engine.data.io import load_scan, summarize_scan
 
 from .fuzz_inputs import base_arrays, npy_with_declared_shape, npz_bytes, write_base_cxi
 
@@ -69,7 +69,7 @@ def test_npz_zip_bomb_is_refused_before_inflating(tmp_path, monkeypatch):
 
     The memory limit is lowered so the test means the same on every machine.
     """
-    import ptycho_engine.io.npz as npz
+    import ptycho_engine.data.io.npz as npz
 
     monkeypatch.setattr(npz, "memory_limit_bytes", lambda: 64 * 1024**2)
     path = tmp_path / "bomb.npz"
@@ -92,7 +92,7 @@ def test_npz_zip_bomb_is_refused_before_inflating(tmp_path, monkeypatch):
 
 def test_npz_overlapping_members_adding_up_to_too_much(tmp_path, monkeypatch):
     """Many members each below the limit but together above it: refused as one archive."""
-    import ptycho_engine.io.npz as npz
+    import ptycho_engine.data.io.npz as npz
 
     monkeypatch.setattr(npz, "memory_limit_bytes", lambda: 16 * 1024**2)
     block = npy_with_declared_shape((1024, 32, 32), data=bytes(1024 * 32 * 32 * 4))

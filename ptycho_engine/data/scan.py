@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .core.errors import ScanFormatError
+from ..core.errors import ScanFormatError
 
 
 class LazyDiffraction(ABC):

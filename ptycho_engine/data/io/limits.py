@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import ScanFormatError
+from ...core.errors import ScanFormatError
 
 MEMORY_FRACTION = 0.8
 """Share of the physical memory one in-memory array (or an NPZ's arrays together) may use."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .core.errors import ConfigError, ScanFormatError
+from ..core.errors import ConfigError, ScanFormatError
 from .scan import LazyDiffraction
 
 _NORMALISATION_CHUNK = 4096

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.errors import ScanFormatError
+from ...core.errors import ScanFormatError
 from ..scan import Scan
 from .cxi import CxiDiffraction, read_cxi, write_cxi
 from .npz import read_npz, write_npz

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.config import PtychoConfig
-from .core.errors import ConfigError
+from ..core.config import PtychoConfig
+from ..core.errors import ConfigError
 from .grouping import Groups, amplitude_normalisation, intensity_scale, make_groups
 from .scan import Scan
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from ..scan import Scan
-from .objects import OBJECT_KINDS
-from .probes import PROBE_KINDS
-from .spec import SCAN_KINDS, SimulationSpec, simulate_from_spec
+from ..data.scan import Scan
+from ..simulation.objects import OBJECT_KINDS
+from ..simulation.probes import PROBE_KINDS
+from ..simulation.spec import SCAN_KINDS, SimulationSpec, simulate_from_spec
 
 _DEFAULTS = SimulationSpec()
 

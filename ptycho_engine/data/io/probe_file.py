@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..core.errors import ScanFormatError
+from ...core.errors import ScanFormatError
 from ..scan import Scan, check_probe
 from .cxi import PROBE_PATHS
 

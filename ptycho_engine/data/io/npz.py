@@ -17,8 +17,8 @@ from typing import BinaryIO
 import numpy as np
 from numpy.lib import format as npy_format
 
-from ..core.atomic import atomic_write
-from ..core.errors import ScanFormatError
+from ...core.atomic import atomic_write
+from ...core.errors import ScanFormatError
 from ..scan import Scan, ScanMetadata, check_amplitudes
 from .geometry import (
     energy_eV_from_wavelength,

@@ -14,8 +14,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..core.atomic import atomic_write
-from ..core.errors import ScanFormatError
+from ...core.atomic import atomic_write
+from ...core.errors import ScanFormatError
 from ..scan import LazyDiffraction, Scan, ScanMetadata
 from .geometry import (
     ELECTRON_VOLT_J,
