@@ -119,8 +119,8 @@ def build_manifest(prepared: ExportSource, state: dict[str, torch.Tensor],
 def training_metrics(prepared: ExportSource) -> dict[str, Any]:
     """``metrics.evaluate`` of the model on its own training scan, against the ground truth."""
     from ..data.scan import Scan
-    from ..inference import reconstruct
     from ..metrics import evaluate
+    from ..reconstruction.inference import reconstruct
 
     data = prepared.training_data
     if data is not None:  # normalised amplitudes: reconstruct's own normalisation keeps them

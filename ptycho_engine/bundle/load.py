@@ -79,7 +79,7 @@ class Bundle:
 
     def to_module(self, device: str | torch.device | None = None) -> Any:
         """A fresh PtychoPINNModule in eval mode on ``device`` (None/'auto': GPU when present)."""
-        from ..model_store import resolve_device
+        from ..model.checkpoint import resolve_device
 
         target = resolve_device(device)
         module = _blank_module(self.config, self.initial_intensity_scale, self.canvas)
@@ -109,7 +109,7 @@ class Bundle:
 
 def _blank_module(config: PtychoConfig, intensity_scale: float, canvas: int) -> Any:
     """A PtychoPINNModule whose weights are about to be replaced; torch's RNG is left as it was."""
-    from ..module import PtychoPINNModule
+    from ..model.system import PtychoPINNModule
 
     with torch.random.fork_rng(devices=[]):
         return PtychoPINNModule(config=to_dict(config), intensity_scale=intensity_scale,
@@ -271,7 +271,7 @@ def expected_shapes(config: PtychoConfig) -> dict[str, tuple[int, ...]]:
     The network is built on the meta device: shapes only, no memory and no
     initialisation, however large the network a (damaged) config describes.
     """
-    from ..network import build_network
+    from ..model.network import build_network
 
     with torch.random.fork_rng(devices=[]), torch.device("meta"):
         network = build_network(config.data, config.model)

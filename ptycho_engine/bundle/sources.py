@@ -160,7 +160,7 @@ def from_run_dir(run_dir: Path, scan: str | Path | None = None) -> ExportSource:
     scan: the training scan, when it moved since training (used for the hash and
     for --evaluate); else run.json's source path is used when it still exists.
     """
-    from ..model_store import BEST_CHECKPOINT, find_checkpoint, load_checkpoint
+    from ..model.checkpoint import BEST_CHECKPOINT, find_checkpoint, load_checkpoint
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -191,7 +191,7 @@ def from_module(module: Any) -> ExportSource:
 
 def export_source(source: Any, *, scan: str | Path | None = None) -> ExportSource:
     """Normalise a TrainingResult, a run folder path or a PtychoPINNModule."""
-    from ..module import PtychoPINNModule
+    from ..model.system import PtychoPINNModule
 
     if isinstance(source, PtychoPINNModule):
         return from_module(source)

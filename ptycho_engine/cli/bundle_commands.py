@@ -128,7 +128,7 @@ def run_info(args: argparse.Namespace) -> int:
 def run_export_onnx(args: argparse.Namespace) -> int:
     import sys
 
-    from ..onnx_export import VERIFY_TOLERANCE, export_onnx
+    from ..outputs.onnx import VERIFY_TOLERANCE, export_onnx
 
     result = export_onnx(args.bundle, args.out, opset=args.opset, verify=not args.no_verify)
     inputs = "x".join(str(n) for n in result.input_shape)

@@ -96,7 +96,7 @@ def training_config(args: argparse.Namespace):
 
 def run_train(args: argparse.Namespace) -> int:
     from ..api import CancelToken
-    from ..training import train
+    from ..training.fit import train
     from .progress import TerminalProgress
 
     config = training_config(args)
@@ -169,8 +169,8 @@ def output_paths(scans: list[Path], out: Path, format: str | None) -> tuple[list
     and any result that would overwrite one of the scans.
     """
     from ..core.errors import PtychoError
-    from ..results import RESULT_SUFFIXES, result_format
-    from ..tiff_export import tiff_paths
+    from ..outputs.results import RESULT_SUFFIXES, result_format
+    from ..outputs.tiff import tiff_paths
 
     if len(scans) == 1 and not out.is_dir():
         targets, chosen = [out], result_format(out, format)
@@ -195,8 +195,8 @@ def output_paths(scans: list[Path], out: Path, format: str | None) -> tuple[list
 def load_model(path: Path, device: str | None) -> tuple[Any, list[Any]]:
     """(module, training history) from a bundle, a run folder or a checkpoint."""
     from ..bundle import load_bundle
-    from ..callbacks import read_history
-    from ..model_store import resolve_model
+    from ..model.checkpoint import resolve_model
+    from ..training.callbacks import read_history
 
     if path.is_file() and path.suffix != ".ckpt":
         bundle = load_bundle(path)
@@ -252,9 +252,9 @@ def reconstruct_jobs(model: Path | tuple[Any, list[Any]], jobs: list[tuple[int, 
 
     from ..core.errors import PtychoError
     from ..data.io import load_scan
-    from ..inference import reconstruct
-    from ..product import ProductMetadata
-    from ..results import save_reconstruction
+    from ..outputs.product import ProductMetadata
+    from ..outputs.results import save_reconstruction
+    from ..reconstruction.inference import reconstruct
 
     if threads:
         torch.set_num_threads(threads)
@@ -322,7 +322,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..metrics import evaluate
-    from ..results import load_ground_truth, load_reconstruction
+    from ..outputs.results import load_ground_truth, load_reconstruction
 
     recon = load_reconstruction(args.reconstruction)
     truth = load_ground_truth(args.truth)

@@ -167,7 +167,7 @@ def test_gui_heartbeat_stays_under_100_ms_during_training(qtbot, make_window,
 
 def test_nan_loss_ends_the_run_with_the_engine_message_and_the_app_carries_on(
         qtbot, make_window, dialogs, monkeypatch, sim_scan_file: Path):
-    import ptycho_engine.module as module_code
+    import ptycho_engine.model.system as module_code
 
     real_loss = module_code.combined_loss
 

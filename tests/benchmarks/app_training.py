@@ -33,7 +33,7 @@ def score_previews(window, previews: list[tuple[int, float, object]]) -> list[di
     import numpy as np
 
     from ptycho_engine.metrics import evaluate
-    from ptycho_engine.stitching import canvas_for
+    from ptycho_engine.reconstruction.stitching import canvas_for
 
     scan = window.session.current_scan().scan
     if scan.ground_truth is None:

@@ -86,10 +86,10 @@ def main() -> None:
 
     from ptycho_engine.core.config import parse_assignment, with_overrides
     from ptycho_engine.core.presets import config_preset
-    from ptycho_engine.inference import reconstruct
     from ptycho_engine.metrics import evaluate
+    from ptycho_engine.reconstruction.inference import reconstruct
     from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
-    from ptycho_engine.training import train
+    from ptycho_engine.training.fit import train
 
     base = config_preset(args.preset).apply()
     overrides = dict(parse_assignment(text) for text in args.settings)

@@ -55,7 +55,7 @@ def write_cxi(path: Path, n: int, N: int, seed: int = 0) -> None:
 
 def random_model(N: int, gridsize: int, filters: int, device: str):
     from ptycho_engine.core.config import PtychoConfig, to_dict, with_overrides
-    from ptycho_engine.module import PtychoPINNModule
+    from ptycho_engine.model.system import PtychoPINNModule
 
     config = with_overrides(PtychoConfig(), {"data.N": N, "data.gridsize": gridsize,
                                              "data.neighbor_count": 6,
@@ -92,7 +92,7 @@ def measure(args: argparse.Namespace) -> None:
     from ptycho_engine.core.runtime import configure_threads
     from ptycho_engine.data.io import load_scan
     from ptycho_engine.data.scan import Scan
-    from ptycho_engine.inference import reconstruct
+    from ptycho_engine.reconstruction.inference import reconstruct
 
     configure_threads()
     module = random_model(args.N, args.gridsize, args.filters, args.device)

@@ -46,10 +46,10 @@ def config_for(N: int, gridsize: int, filters: int, batch: int, precision: str =
 
 def bench_training(scan, config, device: str, steps: int, warmup: int) -> float:
     import torch
+    from ptycho_engine.training.datamodule import GroupDataset
 
     from ptycho_engine.data.training_data import prepare_training_data
-    from ptycho_engine.datamodule import GroupDataset
-    from ptycho_engine.module import PtychoPINNModule
+    from ptycho_engine.model.system import PtychoPINNModule
     from ptycho_engine.physics import canvas_size
 
     data = prepare_training_data(scan, config)
@@ -89,7 +89,7 @@ def bench_training(scan, config, device: str, steps: int, warmup: int) -> float:
 def bench_inference(module, scan, config, device: str, batch: int, groups: str) -> float:
     import torch
 
-    from ptycho_engine.inference import reconstruct
+    from ptycho_engine.reconstruction.inference import reconstruct
 
     reconstruct(module, scan.subset(range(min(2048, scan.n_patterns))), batch_size=batch,
                 device=device, groups=groups)  # warm-up

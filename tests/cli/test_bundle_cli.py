@@ -17,7 +17,7 @@ TINY = {"data.N": 32, "data.gridsize": 1, "data.n_groups": 0, "model.n_filters_s
 @pytest.fixture(scope="module")
 def run_dir(small_scan, tmp_path_factory):
     """A finished 2-epoch training run (made in-process: the CLI under test is export)."""
-    from ptycho_engine.training import train
+    from ptycho_engine.training.fit import train
 
     result = train(small_scan, with_overrides(PtychoConfig(), TINY),
                    run_dir=tmp_path_factory.mktemp("cli-run") / "run")
@@ -63,9 +63,10 @@ def test_batch_reconstruct_skips_a_bad_scan(bundle, run_dir, small_scan, tmp_pat
     assert "[1/2]" in result.stdout and "small.h5" in result.stdout
     assert "Traceback" not in result.stderr
 
-    from ptycho_engine.callbacks import read_history
-    from ptycho_engine.inference import reconstruct
-    from ptycho_engine.product import read_product
+    from ptycho_engine.training.callbacks import read_history
+
+    from ptycho_engine.outputs.product import read_product
+    from ptycho_engine.reconstruction.inference import reconstruct
 
     product = read_product(out / "small.h5")
     expected = reconstruct(run_dir, small_scan, device="cpu")  # best.ckpt, as exported
@@ -89,7 +90,7 @@ def test_export_onnx(bundle, tmp_path):
 
 def test_format_choices_match_the_engine():
     from ptycho_engine.cli.model_commands import RESULT_FORMATS as CLI_FORMATS
-    from ptycho_engine.results import RESULT_FORMATS
+    from ptycho_engine.outputs.results import RESULT_FORMATS
 
     assert CLI_FORMATS == RESULT_FORMATS
 

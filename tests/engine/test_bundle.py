@@ -24,10 +24,10 @@ from ptycho_engine.bundle.load import expected_shapes
 from ptycho_engine.bundle.sources import data_provenance
 from ptycho_engine.core.config import config_to_toml, from_dict, to_dict
 from ptycho_engine.data.training_data import prepare_training_data
-from ptycho_engine.inference import reconstruct
-from ptycho_engine.model_store import load_checkpoint
-from ptycho_engine.module import PtychoPINNModule
-from ptycho_engine.training import train
+from ptycho_engine.model.checkpoint import load_checkpoint
+from ptycho_engine.model.system import PtychoPINNModule
+from ptycho_engine.reconstruction.inference import reconstruct
+from ptycho_engine.training.fit import train
 
 from .conftest import tiny_config
 

@@ -2,15 +2,15 @@
 
 import numpy as np
 import torch
-
-from ptycho_engine.data.training_data import prepare_training_data
-from ptycho_engine.datamodule import (
+from ptycho_engine.training.datamodule import (
     DeviceStore,
     GroupDataset,
     GroupIds,
     PtychoDataModule,
     split_groups,
 )
+
+from ptycho_engine.data.training_data import prepare_training_data
 
 from .conftest import tiny_config
 

@@ -5,7 +5,7 @@ import sys
 
 
 def test_engine_import_loads_no_qt():
-    code = ("import sys, ptycho_engine, ptycho_engine.training, ptycho_engine.cli; "
+    code = ("import sys, ptycho_engine, ptycho_engine.training.fit, ptycho_engine.cli; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'app')]; "
             "assert not bad, bad")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -9,10 +9,10 @@ from ptycho_engine import ScanFormatError
 from ptycho_engine.api import Reconstruction
 from ptycho_engine.core.config import to_dict
 from ptycho_engine.data.io import save_scan
-from ptycho_engine.module import PtychoPINNModule
-from ptycho_engine.product import ProductMetadata, read_product, write_product
-from ptycho_engine.results import load_reconstruction, save_reconstruction
-from ptycho_engine.tiff_export import tiff_paths, write_tiff_pair
+from ptycho_engine.model.system import PtychoPINNModule
+from ptycho_engine.outputs.product import ProductMetadata, read_product, write_product
+from ptycho_engine.outputs.results import load_reconstruction, save_reconstruction
+from ptycho_engine.outputs.tiff import tiff_paths, write_tiff_pair
 
 from .conftest import tiny_config
 
@@ -210,7 +210,7 @@ def test_onnx_matches_torch(tmp_path):
     ort = pytest.importorskip("onnxruntime",
                               reason="onnxruntime is not installed: the ONNX graph cannot be "
                                      "run here (pip install onnxruntime)")
-    from ptycho_engine.onnx_export import export_onnx
+    from ptycho_engine.outputs.onnx import export_onnx
 
     torch.manual_seed(3)
     config = tiny_config(**{"data.gridsize": 2})

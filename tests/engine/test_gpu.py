@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho_engine.inference import reconstruct
-from ptycho_engine.model_store import load_checkpoint
-from ptycho_engine.training import train
+from ptycho_engine.model.checkpoint import load_checkpoint
+from ptycho_engine.reconstruction.inference import reconstruct
+from ptycho_engine.training.fit import train
 
 from .conftest import tiny_config
 

@@ -6,7 +6,7 @@ import torch
 
 from ptycho_engine.data.grouping import covering_groups, make_groups
 from ptycho_engine.data.patches import extract_patches
-from ptycho_engine.inference import stitch_groups
+from ptycho_engine.reconstruction.inference import stitch_groups
 
 N = 16
 
@@ -75,8 +75,8 @@ def test_covering_groups_cover_every_position_with_fewer_groups():
 @pytest.mark.parametrize("object_big", [True, False])
 def test_own_patches_are_the_network_output_and_single_patch_models_fall_back(object_big):
     from ptycho_engine.core.config import PtychoConfig, to_dict, with_overrides
-    from ptycho_engine.inference import iter_object_patches
-    from ptycho_engine.module import PtychoPINNModule
+    from ptycho_engine.model.system import PtychoPINNModule
+    from ptycho_engine.reconstruction.inference import iter_object_patches
 
     config = with_overrides(PtychoConfig(), {"data.N": 32, "data.gridsize": 2,
                                              "model.n_filters_scale": 1,

@@ -11,7 +11,7 @@ import torch
 
 from ptycho_engine.core.config import DataConfig, ModelConfig
 from ptycho_engine.core.errors import ConfigError
-from ptycho_engine.network import (
+from ptycho_engine.model.network import (
     PtychoPINNNet,
     build_network,
     decoder_filters,

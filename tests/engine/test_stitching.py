@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ptycho_engine.stitching import StitchAccumulator, canvas_for, stitch_patches
+from ptycho_engine.reconstruction.stitching import StitchAccumulator, canvas_for, stitch_patches
 
 
 def _random_object(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

@@ -10,9 +10,9 @@ import torch
 
 from ptycho_engine.api import CancelToken, TrainingObserver
 from ptycho_engine.core.errors import ConfigError, TrainingError
-from ptycho_engine.inference import reconstruct
-from ptycho_engine.model_store import load_checkpoint
-from ptycho_engine.training import train
+from ptycho_engine.model.checkpoint import load_checkpoint
+from ptycho_engine.reconstruction.inference import reconstruct
+from ptycho_engine.training.fit import train
 
 from .conftest import tiny_config
 
@@ -137,7 +137,7 @@ def test_time_limit_stops_cleanly(tiny_scan, tmp_path):
 
 
 def test_nan_loss_is_a_clear_error(tiny_scan, tmp_path, monkeypatch):
-    import ptycho_engine.module as module_code
+    import ptycho_engine.model.system as module_code
 
     real_loss = module_code.combined_loss
 
@@ -166,7 +166,7 @@ def test_two_trainings_in_one_process_do_not_share_state(tiny_scan, tmp_path):
 
 
 def test_previews_are_made_only_for_observers_that_show_them(tiny_scan, tmp_path, monkeypatch):
-    import ptycho_engine.training as training_code
+    import ptycho_engine.training.fit as training_code
 
     stitched = []
     real_stitch = training_code.stitch_groups

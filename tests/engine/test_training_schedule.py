@@ -7,12 +7,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from ptycho_engine.training.callbacks import BudgetDecay, StopControl, cosine_decay_factor
 
-from ptycho_engine.callbacks import BudgetDecay, StopControl, cosine_decay_factor
 from ptycho_engine.core.config import to_dict
 from ptycho_engine.data.training_data import as_training_data
-from ptycho_engine.module import PtychoPINNModule
-from ptycho_engine.training import train
+from ptycho_engine.model.system import PtychoPINNModule
+from ptycho_engine.training.fit import train
 
 from .conftest import tiny_config
 from .test_training import Recorder

@@ -55,7 +55,7 @@ def tiny_config_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(tiny_scan, tmp_path_factory):
     """A TrainingResult of 1 epoch on the tiny scan (its run folder has checkpoints)."""
-    from ptycho_engine.training import train
+    from ptycho_engine.training.fit import train
 
     run = tmp_path_factory.mktemp("faults_run") / "run"
     return train(tiny_scan, tiny_config(**{"training.epochs": 1}), run_dir=run)

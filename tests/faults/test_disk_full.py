@@ -17,7 +17,7 @@ import torch
 
 from ptycho_engine.core.errors import FileWriteError, PtychoError, TrainingError
 from ptycho_engine.data.scan import Scan
-from ptycho_engine.model_store import read_checkpoint
+from ptycho_engine.model.checkpoint import read_checkpoint
 
 from .conftest import tiny_config
 
@@ -53,7 +53,7 @@ def assert_clear_no_space_error(error: BaseException, path: Path) -> None:
 @pytest.mark.filterwarnings("ignore:The dirpath has changed")
 def test_checkpoint_on_full_disk_keeps_the_previous_checkpoint(trained, tiny_scan, tmp_path,
                                                                disk_full):
-    from ptycho_engine.training import train
+    from ptycho_engine.training.fit import train
 
     run = tmp_path / "run"
     shutil.copytree(trained.run_dir, run)
@@ -92,8 +92,8 @@ def test_bundle_export_on_full_disk_keeps_the_previous_bundle(trained, tmp_path,
 @pytest.mark.parametrize("fault", FAULTS)
 def test_reconstruction_save_on_full_disk_keeps_the_previous_result(trained, tiny_scan,
                                                                     tmp_path, disk_full, fault):
-    from ptycho_engine.inference import reconstruct
-    from ptycho_engine.results import load_reconstruction, save_reconstruction
+    from ptycho_engine.outputs.results import load_reconstruction, save_reconstruction
+    from ptycho_engine.reconstruction.inference import reconstruct
 
     recon = reconstruct(trained.module, tiny_scan)
     path = tmp_path / "recon.npz"
@@ -129,7 +129,8 @@ def test_reconstruct_cli_reports_a_full_disk_on_one_line(trained, tiny_scan_file
 def test_other_writers_on_full_disk_keep_the_previous_file(writer, tiny_scan, trained,
                                                            tmp_path, disk_full):
     """Every engine writer goes through atomic_write, so each fails the same clear way."""
-    from ptycho_engine.callbacks import read_history, write_history
+    from ptycho_engine.training.callbacks import read_history, write_history
+
     from ptycho_engine.core.config import load_config, save_config
     from ptycho_engine.data.io import load_scan, save_scan
     from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
@@ -180,7 +181,7 @@ def test_checkpoint_files_are_written_atomically_with_fsync(trained, tiny_scan, 
     """Checkpoints go through atomic_write (one temp file, fsync, replace), not Lightning's
     writer: a kill at any moment leaves either the old or the new checkpoint."""
     import ptycho_engine.core.atomic as atomic
-    from ptycho_engine.training import train
+    from ptycho_engine.training.fit import train
 
     synced: list[int] = []
     real_fsync = atomic.os.fsync

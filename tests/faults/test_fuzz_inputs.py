@@ -108,7 +108,7 @@ def base_bundle(folder) -> bytes:
 
     from ptycho_engine.bundle import export_bundle
     from ptycho_engine.core.config import to_dict
-    from ptycho_engine.module import PtychoPINNModule
+    from ptycho_engine.model.system import PtychoPINNModule
 
     yy, xx = np.mgrid[:32, :32] - 16
     probe = np.exp(-(xx**2 + yy**2) / 50.0).astype(np.complex64)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ptycho_engine.training.callbacks import read_history
 
-from ptycho_engine.callbacks import read_history
-from ptycho_engine.model_store import load_checkpoint, read_checkpoint
+from ptycho_engine.model.checkpoint import load_checkpoint, read_checkpoint
 
 from .conftest import history_rows, run_cli, start_cli, tiny_config, wait_for
 
@@ -29,7 +29,7 @@ def epochs_in(run: Path) -> list[int]:
 
 def assert_usable(run: Path, scan) -> None:
     """The run's final model loads and reconstructs the scan into a finite object."""
-    from ptycho_engine.inference import reconstruct
+    from ptycho_engine.reconstruction.inference import reconstruct
 
     module = load_checkpoint(run / "checkpoints" / "last.ckpt", device="cpu")
     recon = reconstruct(module, scan)
@@ -98,8 +98,9 @@ def test_death_around_the_epoch_end_neither_gaps_nor_duplicates(moment, tiny_sca
     the checkpoint does not cover). A checkpoint saved at the end of validation,
     before the row, would leave a gap in the first case.
     """
-    import ptycho_engine.callbacks as callbacks
-    from ptycho_engine.training import train
+    import ptycho_engine.training.callbacks as callbacks
+
+    from ptycho_engine.training.fit import train
 
     run = tmp_path / "run"
     train(tiny_scan, tiny_config(**{"training.epochs": 1}), run_dir=run)

@@ -125,7 +125,7 @@ def test_bundles_record_the_version(tmp_path):
 
     from ptycho_engine.bundle import export_bundle, load_bundle
     from ptycho_engine.core.config import PtychoConfig, to_dict, with_overrides
-    from ptycho_engine.module import PtychoPINNModule
+    from ptycho_engine.model.system import PtychoPINNModule
 
     config = with_overrides(PtychoConfig(), {"data.N": 32, "model.n_filters_scale": 1,
                                              "inference.stitch_crop": 16})

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .api import RESULT_FORMATS, Reconstruction
-from .core.atomic import atomic_write
-from .core.errors import ScanFormatError
+from ..api import RESULT_FORMATS, Reconstruction
+from ..core.atomic import atomic_write
+from ..core.errors import ScanFormatError
 
 RECONSTRUCTION_KEYS = ("object", "offset")
 _SUFFIX_FORMATS = {".npz": "npz", ".h5": "h5", ".hdf5": "h5", ".tif": "tiff", ".tiff": "tiff"}
@@ -115,7 +115,7 @@ def save_reconstruction(reconstruction: Reconstruction, path: str | Path, *,
         save_reconstruction_npz(reconstruction, path)
         return [path]
     if chosen == "tiff":
-        from .tiff_export import write_tiff_pair
+        from .tiff import write_tiff_pair
 
         pixel = getattr(metadata, "object_pixel_m", None)
         return list(write_tiff_pair(reconstruction, path, pixel_m=pixel))
@@ -130,7 +130,7 @@ def save_reconstruction(reconstruction: Reconstruction, path: str | Path, *,
 
 def load_reconstruction(path: str | Path) -> Reconstruction:
     """Read a reconstruction NPZ or a (Ptychodus) product HDF5 file, chosen by content."""
-    from .data.io import detect_format
+    from ..data.io import detect_format
 
     path = Path(path)
     if detect_format(path) == "cxi":  # HDF5: of ours, only product files hold an object

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core.atomic import write_bytes_atomic
-from .core.errors import PtychoError
+from ..core.atomic import write_bytes_atomic
+from ..core.errors import PtychoError
 
 INPUT_NAME = "diffraction"
 OUTPUT_NAMES = ("amplitude", "phase")
@@ -60,7 +60,7 @@ class AmplitudePhaseNet(nn.Module):
     @classmethod
     def from_bundle(cls, bundle: Any) -> AmplitudePhaseNet:
         """From a loaded Bundle, without building the LightningModule (no Lightning import)."""
-        from .network import build_network
+        from ..model.network import build_network
 
         config = bundle.config
         with torch.random.fork_rng(devices=[]):
@@ -84,10 +84,10 @@ def inference_net(model: Any) -> AmplitudePhaseNet:
     if hasattr(model, "state_dict") and hasattr(model, "manifest"):  # a loaded Bundle
         return AmplitudePhaseNet.from_bundle(model)
     if isinstance(model, (str, Path)) and Path(model).is_file() and Path(model).suffix != ".ckpt":
-        from .bundle import load_bundle
+        from ..bundle import load_bundle
 
         return AmplitudePhaseNet.from_bundle(load_bundle(model))
-    from .model_store import resolve_model
+    from ..model.checkpoint import resolve_model
 
     return AmplitudePhaseNet.from_module(resolve_model(model, device="cpu"))
 

@@ -24,9 +24,9 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from .api import CancelToken, EpochRecord, TrainingObserver
-from .core.atomic import write_bytes_atomic
-from .core.errors import TrainingError
+from ..api import CancelToken, EpochRecord, TrainingObserver
+from ..core.atomic import write_bytes_atomic
+from ..core.errors import TrainingError
 
 HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "lr", "seconds", "patterns_per_second"]
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .data.training_data import TrainingData
+from ..data.training_data import TrainingData
 
 
 class GroupDataset(Dataset):

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from .api import Reconstruction
-from .core.atomic import atomic_write
-from .core.errors import ScanFormatError
+from ..api import Reconstruction
+from ..core.atomic import atomic_write
+from ..core.errors import ScanFormatError
 
 PIXEL_SIZE_KNOWN = "pixel_size_known"
 WEIGHT_DATASET = "object_weight"
@@ -59,7 +59,7 @@ class ProductMetadata:
         meta = scan.metadata
         energy = meta.energy_eV
         if energy is None and meta.wavelength_m:
-            from .data.io.geometry import energy_eV_from_wavelength
+            from ..data.io.geometry import energy_eV_from_wavelength
 
             energy = energy_eV_from_wavelength(meta.wavelength_m)
         return cls(name=name or scan.name, comments=comments,

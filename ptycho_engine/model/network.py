@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core.config import DataConfig, ModelConfig
-from .core.errors import ConfigError
+from ..core.config import DataConfig, ModelConfig
+from ..core.errors import ConfigError
 
 SUPPORTED_N = (32, 64, 128, 256)
 AMP_ACTIVATIONS = ("sigmoid", "swish", "softplus", "relu")

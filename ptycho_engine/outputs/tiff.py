@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .api import Reconstruction
-from .core.atomic import write_bytes_atomic
+from ..api import Reconstruction
+from ..core.atomic import write_bytes_atomic
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 

@@ -18,7 +18,18 @@ import lightning as L
 import numpy as np
 import torch
 
-from .api import CancelToken, EpochRecord, TrainingObserver
+from ..api import CancelToken, EpochRecord, TrainingObserver
+from ..core.atomic import write_bytes_atomic
+from ..core.config import PtychoConfig, load_config, save_config, to_dict
+from ..core.errors import ConfigError, PtychoError, TrainingError
+from ..core.runtime import configure_threads, device_description, quiet_lightning
+from ..data.grouping import make_groups
+from ..data.scan import Scan
+from ..data.training_data import TrainingData, as_training_data
+from ..model.checkpoint import LAST_CHECKPOINT, checkpoint_dir, read_checkpoint
+from ..model.system import PtychoPINNModule
+from ..physics import canvas_size
+from ..reconstruction.inference import inference_batch_size, stitch_groups
 from .callbacks import (
     AtomicCheckpointIO,
     AtomicModelCheckpoint,
@@ -27,19 +38,8 @@ from .callbacks import (
     StopControl,
     read_history,
 )
-from .core.atomic import write_bytes_atomic
-from .core.config import PtychoConfig, load_config, save_config, to_dict
-from .core.errors import ConfigError, PtychoError, TrainingError
-from .core.runtime import configure_threads, device_description, quiet_lightning
-from .data.grouping import make_groups
-from .data.scan import Scan
-from .data.training_data import TrainingData, as_training_data
 from .datamodule import GroupDataset, PtychoDataModule
-from .inference import inference_batch_size, stitch_groups
 from .loss_floor import loss_floors
-from .model_store import LAST_CHECKPOINT, checkpoint_dir, read_checkpoint
-from .module import PtychoPINNModule
-from .physics import canvas_size
 
 PREVIEW_MAX_POSITIONS = 1500
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .core.errors import BundleError, PtychoError
+from ..core.errors import BundleError, PtychoError
 
 BEST_CHECKPOINT = "best.ckpt"
 LAST_CHECKPOINT = "last.ckpt"
@@ -66,7 +66,7 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device | None = Non
 
 
 def _build_module(hparams: dict[str, Any]) -> Any:
-    from .module import PtychoPINNModule
+    from .system import PtychoPINNModule
 
     return PtychoPINNModule(config=hparams["config"],
                             intensity_scale=float(hparams["intensity_scale"]),
@@ -90,7 +90,7 @@ def resolve_model(model: Any, *, device: str | torch.device | None = None) -> An
     """A PtychoPINNModule from a module, a TrainingResult, a run folder, a .ckpt or a bundle."""
     if isinstance(model, (str, Path)):
         return _model_from_path(Path(model), device)
-    from .module import PtychoPINNModule
+    from .system import PtychoPINNModule
 
     if isinstance(model, PtychoPINNModule):
         return model if device is None else model.to(resolve_device(device))
@@ -109,6 +109,6 @@ def _model_from_path(path: Path, device: str | torch.device | None) -> Any:
         return load_checkpoint(path, device=device)
     if not path.exists():
         raise PtychoError(f"{path}: not found; give a run folder, a .ckpt file or a model bundle")
-    from .bundle import load_bundle
+    from ..bundle import load_bundle
 
     return load_bundle(path).to_module(device=device)

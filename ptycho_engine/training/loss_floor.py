@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data.training_data import TrainingData
-from .physics import poisson_nll_terms
+from ..data.training_data import TrainingData
+from ..physics import poisson_nll_terms
 
 CHUNK_PATTERNS = 1024
 """Patterns per vectorised step (about 17 MB of float32 at N = 64)."""

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .api import Reconstruction
-from .core.config import INFERENCE_GROUPS
-from .core.errors import PtychoError
-from .data.grouping import amplitude_normalisation, covering_groups, make_groups
-from .data.scan import DiffractionStack, Scan
+from ..api import Reconstruction
+from ..core.config import INFERENCE_GROUPS
+from ..core.errors import PtychoError
+from ..data.grouping import amplitude_normalisation, covering_groups, make_groups
+from ..data.scan import DiffractionStack, Scan
 from .stitching import StitchAccumulator, canvas_for
 
 
@@ -112,15 +112,15 @@ def reconstruct(model: Any, scan: Scan | str | Path, *, batch_size: int | None =
     ``inference.groups``. Patterns
     are read chunk by chunk, so a lazily read HDF5 scan is never held in memory.
     """
-    from .data.io import load_scan
-    from .model_store import resolve_model
+    from ..data.io import load_scan
+    from ..model.checkpoint import resolve_model
 
     module = resolve_model(model, device=device)
     if not isinstance(scan, Scan):
         scan = load_scan(scan)
     config = module.config
     if scan.N != config.data.N:
-        from .core.errors import ScanFormatError
+        from ..core.errors import ScanFormatError
 
         raise ScanFormatError(f"has {scan.N}x{scan.N} patterns but the model was trained on "
                               f"{config.data.N}x{config.data.N}; use a model trained for this "

@@ -18,9 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core.config import PtychoConfig, from_dict, to_dict
-from .network import build_network
-from .physics import (
+from ..core.config import PtychoConfig, from_dict, to_dict
+from ..physics import (
     canvas_size,
     combined_loss,
     disc_mask,
@@ -29,6 +28,7 @@ from .physics import (
     object_views,
     overlap_weight,
 )
+from .network import build_network
 
 logger = logging.getLogger(__name__)
 
