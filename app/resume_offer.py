@@ -16,15 +16,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
 
-from ptycho_engine import PtychoError, load_config
+from ptycho_engine import PtychoError, RunFolder
 
 from .context import AppContext
-from .runs import read_run
 from .settings import SettingsStore
 from .training_control import RunStart, TrainingController
 from .workers import Job
-
-RESUMABLE_STATUSES = ("incomplete", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -45,17 +42,11 @@ class InterruptedRun:
 
 def interrupted_run(run_dir: Path) -> InterruptedRun | None:
     """``run_dir`` as an interrupted run, or None when it ended, is gone or has no checkpoint."""
-    record = read_run(Path(run_dir))
-    if record.status not in RESUMABLE_STATUSES or not record.can_resume:
+    run = RunFolder(run_dir)
+    if not run.interrupted():
         return None
-    try:
-        planned = load_config(Path(run_dir) / "config.toml").training.epochs
-    except (PtychoError, OSError):
-        return None
-    if record.epochs >= planned:
-        return None
-    return InterruptedRun(Path(run_dir), Path(record.source_path) if record.source_path else None,
-                          record.epochs, planned)
+    return InterruptedRun(run.path, Path(run.source) if run.source else None,
+                          run.epochs_done(), run.planned_epochs() or 0)
 
 
 class ResumeOffer(QObject):

@@ -8,8 +8,6 @@ list can be refreshed in a worker without delaying anything.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -17,10 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ptycho_engine import PtychoError, RunFolder
+
 RUNS_FOLDER = "runs"
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
-BEST_CHECKPOINT = Path("checkpoints") / "best.ckpt"
-ENDED = ("finished", "cancelled", "time_limit")
 
 
 def runs_root(settings_folder: Path) -> Path:
@@ -68,8 +65,8 @@ class RunRecord:
 
     @property
     def can_resume(self) -> bool:
-        """A full epoch was saved, so training can continue from it."""
-        return (self.path / LAST_CHECKPOINT).is_file() and self.status != "running"
+        """A full epoch was saved, so training can continue from it (not while it runs)."""
+        return RunFolder(self.path).can_resume and self.status != "running"
 
 
 def _number(value: Any) -> float | None:
@@ -78,54 +75,33 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _history_epochs(path: Path) -> int:
-    """Rows of history.csv (one per finished epoch); 0 when absent."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return 0
-    return max(0, sum(1 for line in lines if line.strip()) - 1)
-
-
 def train_losses(run_dir: Path) -> tuple[float, ...]:
     """The per-epoch training losses of history.csv (empty when absent or unreadable)."""
     try:
-        with (Path(run_dir) / "history.csv").open(newline="", encoding="utf-8") as handle:
-            return tuple(float(row["train_loss"]) for row in csv.DictReader(handle))
-    except (OSError, KeyError, ValueError, TypeError):
+        return tuple(record.train_loss for record in RunFolder(run_dir).read_history())
+    except PtychoError:
         return ()
 
 
 def read_run(path: Path, active: Path | None = None) -> RunRecord:
     """What ``path`` (a run folder) says about itself; damaged files give 'unknown' values."""
-    path = Path(path)
-    try:
-        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        info = {}
-    if not isinstance(info, dict):
-        info = {}
+    run = RunFolder(path)
+    info = run.info_or_empty()
     status = str(info.get("status", "unknown"))
-    is_active = active is not None and Path(active).resolve() == path.resolve()
+    is_active = active is not None and Path(active).resolve() == run.path.resolve()
     if status == "running" and not is_active:
         status = "incomplete"
     if is_active:
         status = "running"
-    try:
-        config_text = (path / "config.toml").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        config_text = "(no readable config.toml)"
-    epochs = info.get("epochs")
+    config_text = run.config_text()
     return RunRecord(
-        path=path, status=status,
-        epochs=int(epochs) if isinstance(epochs, int) else _history_epochs(path / "history.csv"),
+        path=run.path, status=status, epochs=run.epochs_done(),
         final_train_loss=_number(info.get("final_train_loss")),
         final_val_loss=_number(info.get("final_val_loss")),
-        source=Path(str(info.get("source", ""))).name, started=str(info.get("started", "")),
+        source=Path(run.source).name, started=str(info.get("started", "")),
         device=str(info.get("device", "")), seconds=_number(info.get("seconds")),
-        config_text=config_text,
-        has_checkpoint=(path / BEST_CHECKPOINT).is_file() or (path / LAST_CHECKPOINT).is_file(),
-        source_path=str(info.get("source", "")))
+        config_text=config_text if config_text is not None else "(no readable config.toml)",
+        has_checkpoint=run.has_checkpoint(), source_path=run.source)
 
 
 def list_runs(root: Path, active: Path | None = None) -> list[RunRecord]:
@@ -133,8 +109,7 @@ def list_runs(root: Path, active: Path | None = None) -> list[RunRecord]:
     root = Path(root)
     if not root.is_dir():
         return []
-    folders = [p for p in root.iterdir()
-               if p.is_dir() and ((p / "run.json").is_file() or (p / "config.toml").is_file())]
+    folders = [p for p in root.iterdir() if p.is_dir() and RunFolder(p).is_run()]
     records = [read_run(folder, active) for folder in sorted(folders)]
     records.sort(key=lambda record: record.started, reverse=True)  # ISO times sort as text
     return records

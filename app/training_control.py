@@ -7,14 +7,13 @@ and makes a finished or cancelled run the session's model.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ptycho_engine import PtychoConfig, PtychoError, load_config, with_overrides
+from ptycho_engine import PtychoConfig, PtychoError, RunFolder, with_overrides
 
 from .context import AppContext
 from .model_text import describe_run
@@ -90,11 +89,12 @@ class TrainingController(QObject):
                 return None
             if entry is None:
                 raise PtychoError("select the scan to continue training on, then Resume")
+            run = RunFolder(run_dir)
+            problem = run.resume_problem()
+            if problem:
+                raise PtychoError(problem)
             record = read_run(run_dir)
-            if not record.can_resume:
-                raise PtychoError(f"{run_dir}: nothing to resume, the run never finished an "
-                                  "epoch (no checkpoints/last.ckpt)")
-            config = load_config(Path(run_dir) / "config.toml")
+            config = run.read_config()
             target = self._resume_epochs(record.status, record.epochs, config)
             if record.source and Path(record.source).stem != Path(entry.path).stem:
                 question = (f"{Path(run_dir).name} was trained on {record.source}. Continue "
@@ -168,10 +168,7 @@ class TrainingController(QObject):
             return
         run_dir = Path(result.run_dir)
         info = dict(result.info, status=result.status)
-        try:
-            config_text = (run_dir / "config.toml").read_text(encoding="utf-8")
-        except OSError:
-            config_text = ""
+        config_text = RunFolder(run_dir).config_text() or ""
         epochs = len(result.history)
         self.context.session.set_model(ModelEntry(
             kind="training", label=f"{run_dir.name} ({result.status}, {epochs} epochs)",
@@ -193,14 +190,11 @@ def run_model_entry(run_dir: Path) -> ModelEntry:
     record = read_run(run_dir)
     if not record.has_checkpoint:
         raise PtychoError(f"{run_dir}: no checkpoint; the run never finished an epoch")
-    config = load_config(Path(run_dir) / "config.toml")
-    try:
-        info = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        info = {"status": record.status}
+    run = RunFolder(run_dir)
+    config = run.read_config()
+    info = run.info_or_empty() or {"status": record.status}
     return ModelEntry(kind="run",
                       label=f"{Path(run_dir).name} ({record.status}, {record.epochs} epochs)",
                       source=Path(run_dir), N=config.data.N, run_dir=Path(run_dir),
                       train_losses=train_losses(Path(run_dir)),
-                      details=describe_run(run_dir, info if isinstance(info, dict) else {},
-                                           record.config_text))
+                      details=describe_run(run_dir, info, record.config_text))

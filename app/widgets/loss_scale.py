@@ -3,7 +3,7 @@
 The Poisson negative log-likelihood that PtychoPINN minimises is usually
 negative, so it cannot be drawn on a log axis as it is. When the engine has
 sent the data's Poisson floor (the loss a perfect prediction of every count
-would reach, see ``ptycho_engine.loss_floor``), each curve is drawn as its excess
+would reach, see ``ptycho_engine.training.loss_floor``), each curve is drawn as its excess
 over its own split's floor: positive, falling towards 0 as the fit improves, and
 comparable between train and validation. Without a floor, positive losses are
 drawn as they are, and otherwise as their excess over the lowest loss seen so

@@ -71,9 +71,9 @@ def reconstruct_task(model: Any, scan: Scan, reference: Reference | None) -> Tas
 
     def task(context: TaskContext) -> ReconstructionResult:
         context.report(0, 0, f"Reconstructing {scan.name}…")
-        from ptycho_engine import reconstruct
+        from ptycho_engine import load_model, reconstruct
 
-        reconstruction = reconstruct(model, scan)
+        reconstruction = reconstruct(load_model(model), scan)
         display = display_object(reconstruction)
         if context.cancelled:
             return ReconstructionResult(reconstruction, display, None, "")

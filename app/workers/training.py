@@ -15,7 +15,6 @@ order).
 from __future__ import annotations
 
 import gc
-import importlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
+import ptycho_engine
 from ptycho_engine import PtychoConfig, Scan
 
 from .runner import Task, TaskContext
@@ -36,7 +36,7 @@ def warm_up_training() -> None:
     background keeps those stalls away from the moment the operator clicks Train.
     Follow it with :func:`freeze_startup_objects` in the GUI thread.
     """
-    importlib.import_module("ptycho_engine.training")
+    ptycho_engine.train  # noqa: B018 - the first access imports the training code
 
 
 def freeze_startup_objects() -> None:

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import save as save_safetensors
 
 from ..core.atomic import atomic_write
 from ..core.config import config_to_toml, to_dict
-from ..core.errors import PtychoError
 from ..core.version import __version__
 from .archive import write_archive
 from .format import (
@@ -34,18 +34,17 @@ from .format import (
 from .sources import ExportSource, export_source, training_summary
 
 
-def export_bundle(source: Any, path: str | Path, *, evaluate: bool = False,
+def export_bundle(source: Any, path: str | Path, *, metrics: dict[str, Any] | None = None,
                   scan: str | Path | None = None) -> Path:
-    """Write ``source`` (a TrainingResult, a run folder or a PtychoPINNModule) to ``path``.
+    """Write ``source`` (a TrainingResult, a run folder or a PtychoPINN) to ``path``.
 
-    evaluate: reconstruct the training scan and store ``metrics.evaluate`` against
-    its ground truth in the manifest (costs one inference pass; PtychoError when
-    the scan has no ground truth). scan: the training scan file when a run
-    folder's recorded scan path no longer exists. Returns ``path``.
+    metrics: quality figures to store in the manifest, e.g. ``training_metrics``
+    of the same source (the bundle itself evaluates nothing). scan: the training
+    scan file when a run folder's recorded scan path no longer exists (for the
+    provenance hash). Returns ``path``.
     """
     path = Path(path)
     prepared = export_source(source, scan=scan)
-    metrics = training_metrics(prepared) if evaluate else None
     members = bundle_members(prepared, metrics)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as handle:
@@ -68,8 +67,6 @@ def probe_npy(probe: np.ndarray) -> bytes:
 
 def bundle_members(prepared: ExportSource, metrics: dict[str, Any] | None) -> dict[str, bytes]:
     """Member name -> bytes, the manifest first."""
-    from safetensors.torch import save as save_safetensors
-
     module = prepared.module
     state = cpu_state_dict(module)
     probe = torch.complex(state["probe_real"], state["probe_imag"]).numpy()
@@ -100,8 +97,8 @@ def build_manifest(prepared: ExportSource, state: dict[str, torch.Tensor],
         "N": N,
         "gridsize": gridsize,
         "intensity_scale": float(torch.exp(state["log_scale"]).item()),
-        "initial_intensity_scale": float(module.hparams["intensity_scale"]),
-        "canvas": int(module.hparams["canvas"]),
+        "initial_intensity_scale": module.input_scale,
+        "canvas": module.canvas,
         "probe": {"member": PROBE, "shape": [N, N], "dtype": "complex64",
                   "normalisation": {"method": PROBE_NORMALISATION,
                                     "probe_scale": config.model.probe_scale},
@@ -114,28 +111,3 @@ def build_manifest(prepared: ExportSource, state: dict[str, torch.Tensor],
         "config": to_dict(config),
         "members": members,
     }
-
-
-def training_metrics(prepared: ExportSource) -> dict[str, Any]:
-    """``metrics.evaluate`` of the model on its own training scan, against the ground truth."""
-    from ..data.scan import Scan
-    from ..metrics import evaluate
-    from ..reconstruction.inference import reconstruct
-
-    data = prepared.training_data
-    if data is not None:  # normalised amplitudes: reconstruct's own normalisation keeps them
-        scan = Scan(data.diffraction, data.positions, data.probe, ground_truth=data.ground_truth)
-        where = data.source
-    elif prepared.scan_path is not None:
-        from ..data.io import load_scan
-
-        scan, where = load_scan(prepared.scan_path), str(prepared.scan_path)
-    else:
-        raise PtychoError("cannot evaluate: the training scan is not on disk any more; give "
-                          "it with --scan (scan= in Python)")
-    if scan.ground_truth is None:
-        raise PtychoError(f"{where}: the training scan has no ground truth (objectGuess), so "
-                          "there is nothing to evaluate against")
-    recon = reconstruct(prepared.module, scan)
-    result = evaluate(recon.object, recon.offset, scan.ground_truth, mask=recon.weight > 0)
-    return {"scan": prepared.provenance.get("source"), **result.to_dict()}

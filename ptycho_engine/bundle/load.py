@@ -3,8 +3,8 @@
 Order of checks: the zip listing (names, sizes, ratios), the manifest (format,
 version, its own seal), every member's SHA-256, the config, the weights'
 names and shapes against the network the config describes, the probe, the
-history. Only ``Bundle.to_module`` imports Lightning, so inspecting a bundle
-stays quick. Loading reads plain data only (JSON, TOML, CSV, safetensors, .npy
+history. Nothing here imports Lightning: a bundle rebuilds a plain
+``PtychoPINN``. Loading reads plain data only (JSON, TOML, CSV, safetensors, .npy
 without pickle) and never runs code from the file, and it leaves torch's global
 random state untouched, so two bundles in one process never see each other.
 """
@@ -20,10 +20,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
 
 from ..api import EpochRecord
-from ..core.config import PtychoConfig, from_dict, to_dict, tomllib
+from ..core.config import PtychoConfig, from_dict, tomllib
+from ..core.devices import resolve_device
 from ..core.errors import BundleError, ConfigError
+from ..model.network import build_network
+from ..model.pinn import PtychoPINN
+from ..training.run_folder import parse_history
 from .archive import checked_listing, open_archive, read_member
 from .format import (
     CONFIG,
@@ -37,14 +43,13 @@ from .format import (
     sha256_hex,
     verify_manifest_seal,
 )
-from .sources import parse_history
 
 
 @dataclass(frozen=True, eq=False)
 class Bundle:
     """A checked model bundle held in memory.
 
-    state_dict: the PtychoPINNModule's persistent tensors (CPU, float32).
+    state_dict: the PtychoPINN's persistent tensors (CPU, float32).
     probe: (N, N) complex64 normalised probe (the one the model trained with).
     """
 
@@ -77,10 +82,8 @@ class Bundle:
     def canvas(self) -> int:
         return int(self.manifest["canvas"])
 
-    def to_module(self, device: str | torch.device | None = None) -> Any:
-        """A fresh PtychoPINNModule in eval mode on ``device`` (None/'auto': GPU when present)."""
-        from ..model.checkpoint import resolve_device
-
+    def to_module(self, device: str | torch.device | None = None) -> PtychoPINN:
+        """A fresh PtychoPINN in eval mode on ``device`` (None/'auto': GPU when present)."""
         target = resolve_device(device)
         module = _blank_module(self.config, self.initial_intensity_scale, self.canvas)
         try:
@@ -107,13 +110,10 @@ class Bundle:
         }
 
 
-def _blank_module(config: PtychoConfig, intensity_scale: float, canvas: int) -> Any:
-    """A PtychoPINNModule whose weights are about to be replaced; torch's RNG is left as it was."""
-    from ..model.system import PtychoPINNModule
-
+def _blank_module(config: PtychoConfig, intensity_scale: float, canvas: int) -> PtychoPINN:
+    """A PtychoPINN whose weights are about to be replaced; torch's RNG is left as it was."""
     with torch.random.fork_rng(devices=[]):
-        return PtychoPINNModule(config=to_dict(config), intensity_scale=intensity_scale,
-                                canvas=canvas)
+        return PtychoPINN(config, intensity_scale, canvas)
 
 
 def load_bundle(path: str | Path) -> Bundle:
@@ -135,7 +135,10 @@ def load_bundle(path: str | Path) -> Bundle:
     _check_manifest_numbers(manifest, config, state, path)
     _check_weights_fit(state, config, path)
     probe = _probe(members[PROBE], state, config.data.N, path)
-    history = tuple(parse_history(members[HISTORY], source=path))
+    try:
+        history = tuple(parse_history(members[HISTORY]))
+    except ValueError as error:
+        raise BundleError(str(error), source=path, key=HISTORY) from None
     return Bundle(path=path, manifest=manifest, config=config, state_dict=state, probe=probe,
                   history=history)
 
@@ -215,9 +218,6 @@ def _config(manifest: dict[str, Any], config_toml: bytes, path: Path) -> PtychoC
 
 
 def _weights(data: bytes, path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load as load_safetensors
-
     try:
         state = load_safetensors(data)
     except (SafetensorError, ValueError, RuntimeError, OverflowError) as error:
@@ -264,15 +264,13 @@ def _check_manifest_numbers(manifest: dict[str, Any], config: PtychoConfig,
 
 
 def expected_shapes(config: PtychoConfig) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of every tensor in a PtychoPINNModule's state_dict for ``config``.
+    """Name -> shape of every tensor in a PtychoPINN's state_dict for ``config``.
 
     Built from the plain network (no Lightning import, so ``info`` stays quick)
     plus the module's own tensors: log_scale and the probe's real/imag buffers.
     The network is built on the meta device: shapes only, no memory and no
     initialisation, however large the network a (damaged) config describes.
     """
-    from ..model.network import build_network
-
     with torch.random.fork_rng(devices=[]), torch.device("meta"):
         network = build_network(config.data, config.model)
     N = config.data.N

@@ -1,41 +1,39 @@
-"""What a bundle is made from: a TrainingResult, a run folder or a bare module.
+"""What a bundle is made from: a TrainingResult, a run folder or a bare model.
 
-Each is turned into one ``ExportSource`` (the module, its history, the run's
+Each is turned into one ``ExportSource`` (the model, its history, the run's
 summary and the provenance of its training data), so the writer has a single
 path. A run folder contributes its best checkpoint (else the last one),
-run.json and history.csv.
+run.json and history.csv, read through ``RunFolder``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..api import EpochRecord
-from ..core.errors import BundleError, PtychoError
-from .format import HISTORY, sha256_file, sha256_hex
-
-HISTORY_FIELDS = [item.name for item in fields(EpochRecord)]
-"""history.csv's columns, as training writes them (callbacks.HISTORY_FIELDS)."""
+from ..core.errors import PtychoError
+from ..model.checkpoint import load_checkpoint
+from ..model.pinn import PtychoPINN
+from ..training.run_folder import BEST_CHECKPOINT, RunFolder, history_csv
+from .format import sha256_file, sha256_hex
 
 
 @dataclass(frozen=True)
 class ExportSource:
     """Everything the bundle writer needs, whatever the model came from.
 
-    module: a PtychoPINNModule (any device). weights_from: 'module', 'best.ckpt'
+    module: a PtychoPINN (any device). weights_from: 'module', 'best.ckpt'
     or 'last.ckpt'. training_data: the TrainingData when the source had it
-    (for --evaluate); scan_path: the training scan file when it is on disk.
+    (to evaluate the model on it); scan_path: the training scan file when it is
+    on disk.
     """
 
-    module: Any
+    module: PtychoPINN
     history: list[EpochRecord]
     history_csv: bytes
     run_info: dict[str, Any]
@@ -54,38 +52,6 @@ def finite_or_none(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
-
-
-def history_csv(records: list[EpochRecord]) -> bytes:
-    """history.csv text as training writes it (one row per finished epoch)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        writer.writerow(record.to_dict())
-    return buffer.getvalue().encode("utf-8")
-
-
-def parse_history(data: bytes, *, source: str | Path) -> list[EpochRecord]:
-    """Epoch records from history.csv bytes; BundleError naming the row when malformed."""
-    try:
-        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise BundleError(f"is not readable CSV ({error})", source=source, key=HISTORY) from None
-    records = []
-    for number, row in enumerate(rows, start=2):
-        try:
-            val = row["val_loss"]
-            records.append(EpochRecord(
-                epoch=int(row["epoch"]), train_loss=float(row["train_loss"]),
-                val_loss=float(val) if val not in ("", "None", None) else None,
-                lr=float(row["lr"]), seconds=float(row["seconds"]),
-                patterns_per_second=float(row["patterns_per_second"])))
-        except (KeyError, TypeError, ValueError) as error:
-            raise BundleError(f"line {number} is malformed ({type(error).__name__}: {error}); "
-                              f"expected columns {', '.join(HISTORY_FIELDS)}",
-                              source=source, key=HISTORY) from None
-    return records
 
 
 def training_summary(history: list[EpochRecord], run_info: dict[str, Any]) -> dict[str, Any]:
@@ -142,47 +108,31 @@ def from_training_result(result: Any) -> ExportSource:
                         training_data=data, scan_path=scan_path)
 
 
-def _read_run_info(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "run.json"
-    if not path.is_file():
-        return {"status": "unknown"}
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PtychoError(f"{path}: cannot be read as JSON ({error}); the run folder is "
-                          "damaged") from None
-    return info if isinstance(info, dict) else {"status": "unknown"}
-
-
 def from_run_dir(run_dir: Path, scan: str | Path | None = None) -> ExportSource:
     """A run folder's best checkpoint (else last), run.json and history.csv.
 
     scan: the training scan, when it moved since training (used for the hash and
-    for --evaluate); else run.json's source path is used when it still exists.
+    for evaluation); else run.json's source path is used when it still exists.
     """
-    from ..model.checkpoint import BEST_CHECKPOINT, find_checkpoint, load_checkpoint
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise PtychoError(f"{run_dir}: not a folder; give the training run folder "
+    run = RunFolder(run_dir)
+    if not run.path.is_dir():
+        raise PtychoError(f"{run.path}: not a folder; give the training run folder "
                           "(made by `ptycho-engine train --out`)")
-    checkpoint = find_checkpoint(run_dir, prefer=BEST_CHECKPOINT)
+    checkpoint = run.find_checkpoint(prefer=BEST_CHECKPOINT)
     module = load_checkpoint(checkpoint, device="cpu")
-    info = _read_run_info(run_dir)
-    history_path = run_dir / HISTORY
-    raw_history = history_path.read_bytes() if history_path.is_file() else history_csv([])
-    history = parse_history(raw_history, source=history_path)
-    source = str(scan) if scan is not None else str(info.get("source") or "")
+    info = run.read_info() or {"status": "unknown"}
+    history = run.read_history()
+    source = str(scan) if scan is not None else run.source
     provenance = _file_provenance(source, info.get("patterns"), info.get("nphotons"))
     if scan is not None and provenance["sha256"] is None:
         raise PtychoError(f"{scan}: scan file not found; check the path")
-    return ExportSource(module=module, history=history, history_csv=raw_history,
+    return ExportSource(module=module, history=history, history_csv=run.history_bytes(),
                         run_info=info, weights_from=checkpoint.name, provenance=provenance,
                         scan_path=Path(source) if provenance["sha256"] else None)
 
 
-def from_module(module: Any) -> ExportSource:
-    """A bare PtychoPINNModule: no history, no provenance."""
+def from_module(module: PtychoPINN) -> ExportSource:
+    """A bare PtychoPINN: no history, no provenance."""
     return ExportSource(module=module, history=[], history_csv=history_csv([]),
                         run_info={"status": "unknown"}, weights_from="module",
                         provenance={"source": None, "source_path": None, "patterns": None,
@@ -190,14 +140,15 @@ def from_module(module: Any) -> ExportSource:
 
 
 def export_source(source: Any, *, scan: str | Path | None = None) -> ExportSource:
-    """Normalise a TrainingResult, a run folder path or a PtychoPINNModule."""
-    from ..model.system import PtychoPINNModule
-
-    if isinstance(source, PtychoPINNModule):
+    """Normalise a TrainingResult, a run folder path or a PtychoPINN (an ExportSource
+    is returned as it is)."""
+    if isinstance(source, ExportSource):
+        return source
+    if isinstance(source, PtychoPINN):
         return from_module(source)
     if hasattr(source, "module") and hasattr(source, "history") and hasattr(source, "data"):
         return from_training_result(source)
     if isinstance(source, (str, Path)):
         return from_run_dir(Path(source), scan=scan)
     raise TypeError(f"cannot export a {type(source).__name__}; give a TrainingResult, a run "
-                    "folder or a PtychoPINNModule")
+                    "folder or a PtychoPINN")

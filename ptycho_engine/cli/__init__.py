@@ -11,13 +11,15 @@ import argparse
 import os
 import sys
 
+from ..core.errors import PtychoError
+from ..core.version import __version__
+from . import bundle_commands, data_commands, model_commands
+
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..core.version import __version__
-    from . import bundle_commands, data_commands, model_commands
 
     parser = argparse.ArgumentParser(
         prog="ptycho-engine",
@@ -33,8 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported
-    from ..core.errors import PtychoError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,12 @@ def _megabytes(size: int | None) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..bundle import export_bundle, load_bundle
+    from ..bundle import export_bundle, export_source, load_bundle  # torch: only when used
+    from ..trained.scoring import training_metrics
 
-    path = export_bundle(args.run_dir, args.out, evaluate=args.evaluate, scan=args.scan)
+    prepared = export_source(args.run_dir, scan=args.scan)
+    metrics = training_metrics(prepared) if args.evaluate else None
+    path = export_bundle(prepared, args.out, metrics=metrics)
     manifest = load_bundle(path).manifest
     training = manifest["training"]
     print(f"wrote {path} ({_megabytes(path.stat().st_size)}): N {manifest['N']}, gridsize "
@@ -115,7 +119,7 @@ def format_bundle_summary(summary: dict[str, Any]) -> str:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from ..bundle import load_bundle
+    from ..bundle import load_bundle  # imports torch: only when used
 
     bundle = load_bundle(args.bundle)
     if args.json:
@@ -126,9 +130,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_export_onnx(args: argparse.Namespace) -> int:
-    import sys
-
-    from ..outputs.onnx import VERIFY_TOLERANCE, export_onnx
+    from ..outputs.onnx import VERIFY_TOLERANCE, export_onnx  # torch: only when used
 
     result = export_onnx(args.bundle, args.out, opset=args.opset, verify=not args.no_verify)
     inputs = "x".join(str(n) for n in result.input_shape)

@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from ..data.io import format_summary, load_scan, save_scan, summarize_scan
+from .simulate_arguments import add_simulation_arguments, simulate_from_arguments
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     inspect = commands.add_parser("inspect", help="describe a scan file (NPZ or CXI)")
@@ -15,8 +18,6 @@ def register(commands: argparse._SubParsersAction) -> None:
                          help="the NPZ diffraction holds intensities (counts), not amplitudes")
     inspect.set_defaults(handler=run_inspect)
 
-    from .simulate_arguments import add_simulation_arguments
-
     simulate = commands.add_parser("simulate", help="simulate a far-field scan with Poisson noise")
     add_simulation_arguments(simulate)
     simulate.add_argument("--out", type=Path, required=True, help="output scan file (.npz/.cxi)")
@@ -24,17 +25,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from ..data.io import format_summary, load_scan, summarize_scan
-
     summary = summarize_scan(load_scan(args.file, intensities=args.intensities))
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
     return 0
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from ..data.io import save_scan
-    from .simulate_arguments import simulate_from_arguments
-
     scan = simulate_from_arguments(args)
     save_scan(scan, args.out)
     print(f"wrote {args.out}: {scan.n_patterns} patterns of {scan.N}x{scan.N}, "

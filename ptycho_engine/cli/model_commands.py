@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import signal
 import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..api import RESULT_FORMATS
-from ..core.config import INFERENCE_GROUPS
+from ..api import RESULT_FORMATS, CancelToken, EpochRecord
+from ..core.config import (
+    INFERENCE_GROUPS,
+    PtychoConfig,
+    load_config,
+    parse_assignment,
+    with_overrides,
+)
+from ..core.errors import PtychoError
+from ..core.presets import config_preset
+from ..data.io import load_scan
+from ..metrics import evaluate
+from ..outputs.product import ProductMetadata
+from ..outputs.results import (
+    RESULT_SUFFIXES,
+    load_ground_truth,
+    load_reconstruction,
+    result_format,
+    save_reconstruction,
+)
+from ..outputs.tiff import tiff_paths
+from ..training.run_folder import RunFolder
+from .progress import TerminalProgress
 
 SCAN_SUFFIXES = (".npz", ".cxi", ".h5", ".hdf5")
 EXIT_SCAN_FAILED = 2
@@ -74,19 +99,16 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(handler=run_evaluate)
 
 
-def training_config(args: argparse.Namespace):
+def training_config(args: argparse.Namespace) -> PtychoConfig:
     """The run's config: --config (or the resumed run's), then --set and --epochs."""
-    from ..core.config import PtychoConfig, load_config, parse_assignment, with_overrides
-
+    run = RunFolder(args.out)
     if args.config:
         config = load_config(args.config)
-    elif args.resume and (args.out / "config.toml").is_file():
-        config = load_config(args.out / "config.toml")
+    elif args.resume and run.config_path.is_file():
+        config = run.read_config()
     else:
         config = PtychoConfig()
     if args.preset:
-        from ..core.presets import config_preset
-
         config = config_preset(args.preset).apply(config)
     overrides = dict(parse_assignment(text) for text in args.settings)
     if args.epochs is not None:
@@ -95,9 +117,8 @@ def training_config(args: argparse.Namespace):
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..api import CancelToken
-    from ..training.fit import train
-    from .progress import TerminalProgress
+    from ..training.fit import train  # imports Lightning: only when training
+
 
     config = training_config(args)
     cancel = CancelToken()
@@ -126,7 +147,7 @@ def run_train(args: argparse.Namespace) -> int:
               f"{'-' if last.val_loss is None else f'{last.val_loss:.5g}'}" if last else "no epoch")
     print(f"{result.status}: {len(result.history)} epochs, {losses}, "
           f"{result.info.get('seconds', 0):.0f} s; run folder {result.run_dir} "
-          f"(checkpoints in {result.run_dir / 'checkpoints'})")
+          f"(checkpoints in {result.run_folder.checkpoint_dir})")
     if result.status != "finished":
         print(resume_hint(result, args.scan))
     if result.status == "cancelled":
@@ -146,8 +167,6 @@ def resume_hint(result: Any, scan: Path) -> str:
 
 def scan_files(paths: list[Path]) -> list[Path]:
     """The scans named on the command line, folders expanded to their scan files (sorted)."""
-    from ..core.errors import PtychoError
-
     scans: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -168,10 +187,6 @@ def output_paths(scans: list[Path], out: Path, format: str | None) -> tuple[list
     Refuses (PtychoError) an --out that is a file when several scans are given,
     and any result that would overwrite one of the scans.
     """
-    from ..core.errors import PtychoError
-    from ..outputs.results import RESULT_SUFFIXES, result_format
-    from ..outputs.tiff import tiff_paths
-
     if len(scans) == 1 and not out.is_dir():
         targets, chosen = [out], result_format(out, format)
     else:
@@ -192,21 +207,20 @@ def output_paths(scans: list[Path], out: Path, format: str | None) -> tuple[list
     return targets, chosen
 
 
-def load_model(path: Path, device: str | None) -> tuple[Any, list[Any]]:
-    """(module, training history) from a bundle, a run folder or a checkpoint."""
-    from ..bundle import load_bundle
-    from ..model.checkpoint import resolve_model
-    from ..training.callbacks import read_history
+def load_model_and_history(path: Path, device: str | None) -> tuple[Any, list[EpochRecord]]:
+    """(model, training history) from a bundle, a run folder or a checkpoint."""
+    from ..bundle import load_bundle  # these import torch: only when reconstructing
+    from ..trained.loading import load_model
 
     if path.is_file() and path.suffix != ".ckpt":
         bundle = load_bundle(path)
         return bundle.to_module(device=device), list(bundle.history)
-    module = resolve_model(path, device=device)
+    model = load_model(path, device)
     try:  # the history only feeds the loss curve of product files
-        history = read_history(path / "history.csv") if path.is_dir() else []
-    except (KeyError, ValueError, OSError):
+        history = RunFolder(path).read_history() if path.is_dir() else []
+    except PtychoError:
         history = []
-    return module, history
+    return model, history
 
 
 def _one_line(error: BaseException, path: Path) -> str:
@@ -216,20 +230,20 @@ def _one_line(error: BaseException, path: Path) -> str:
 
 def worker_devices(device: str | None, count: int) -> list[str]:
     """The device of each reconstruction process: every visible GPU in turn, or the CPU."""
-    import torch
+    import torch  # only when reconstructing
 
-    from ..core.errors import PtychoError
+    from ..core.devices import resolve_device
 
     if count < 1:
         raise PtychoError(f"--devices {count}: give 1 or more")
-    chosen = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if count == 1:
-        return [chosen]
-    if chosen == "cpu":
-        return ["cpu"] * count
-    if chosen != "cuda":
-        raise PtychoError(f"--device {chosen} with --devices {count}: give --device cuda (the "
+    if count > 1 and ":" in (device or ""):
+        raise PtychoError(f"--device {device} with --devices {count}: give --device cuda (the "
                           "processes take cuda:0, cuda:1, …) or --device cpu")
+    chosen = resolve_device(device)
+    if count == 1:
+        return [str(chosen)]
+    if chosen.type == "cpu":
+        return ["cpu"] * count
     visible = torch.cuda.device_count()
     if count > visible:
         raise PtychoError(f"--devices {count}, but torch sees {visible} GPU(s); give at most "
@@ -246,19 +260,14 @@ def reconstruct_jobs(model: Path | tuple[Any, list[Any]], jobs: list[tuple[int, 
     Runs in the CLI process, or in one worker process per device (``--devices``).
     Each scan's outcome is printed on one line as it finishes.
     """
-    import time
+    import torch  # only when reconstructing
 
-    import torch
-
-    from ..core.errors import PtychoError
-    from ..data.io import load_scan
-    from ..outputs.product import ProductMetadata
-    from ..outputs.results import save_reconstruction
     from ..reconstruction.inference import reconstruct
 
     if threads:
         torch.set_num_threads(threads)
-    module, history = load_model(model, device) if isinstance(model, Path) else model
+    module, history = (load_model_and_history(model, device) if isinstance(model, Path)
+                       else model)
     probe = module.probe.detach().cpu().numpy()
     failed: list[Path] = []
     for number, scan_path, target in jobs:
@@ -286,15 +295,11 @@ def reconstruct_jobs(model: Path | tuple[Any, list[Any]], jobs: list[tuple[int, 
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
     scans = scan_files(args.scan)
     targets, chosen = output_paths(scans, args.out, args.format)
     devices = worker_devices(args.device, args.devices)[:len(scans)]
     # loaded here first, so that a bad model is one message, not one per process
-    loaded = load_model(args.model, devices[0] if len(devices) == 1 else "cpu")
+    loaded = load_model_and_history(args.model, devices[0] if len(devices) == 1 else "cpu")
     for folder in {target.parent for target in targets}:
         folder.mkdir(parents=True, exist_ok=True)
     jobs = [(number, scan, target) for number, (scan, target)
@@ -321,9 +326,6 @@ def run_reconstruct(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..metrics import evaluate
-    from ..outputs.results import load_ground_truth, load_reconstruction
-
     recon = load_reconstruction(args.reconstruction)
     truth = load_ground_truth(args.truth)
     result = evaluate(recon.object, recon.offset, truth, mask=recon.weight > 0)

@@ -1,34 +1,37 @@
-"""Find and load a trained model: from a run folder, a checkpoint, or a live object.
+"""Lightning checkpoints of a PtychoPINN: read safely, rebuild the model, map old keys.
 
 Checkpoints are read with ``torch.load(weights_only=True)``: loading a file
-never runs code from it.
+never runs code from it. A checkpoint holds the training system's weights,
+whose names start with ``model.`` (the system keeps its PtychoPINN there);
+checkpoints written before that move have the same names without the prefix,
+and both load.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..core.devices import resolve_device
 from ..core.errors import BundleError, PtychoError
+from .pinn import PtychoPINN
 
-BEST_CHECKPOINT = "best.ckpt"
-LAST_CHECKPOINT = "last.ckpt"
-
-
-def checkpoint_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints"
+SYSTEM_PREFIX = "model."
+"""Where the training system keeps its PtychoPINN: the prefix of its weights' names."""
 
 
-def find_checkpoint(run_dir: Path, *, prefer: str = BEST_CHECKPOINT) -> Path:
-    """The best (or last) checkpoint of a run folder; a clear error when there is none."""
-    folder = checkpoint_dir(run_dir)
-    for name in (prefer, LAST_CHECKPOINT, BEST_CHECKPOINT):
-        if (folder / name).is_file():
-            return folder / name
-    raise PtychoError(f"{run_dir}: no checkpoint found in {folder}; is this a training run "
-                      "folder (made by `ptycho-engine train --out`)?")
+def model_state(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint's weights named as in a PtychoPINN (old and new checkpoints alike)."""
+    return {name.removeprefix(SYSTEM_PREFIX): tensor for name, tensor in state_dict.items()}
+
+
+def system_state(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint's weights named as in the training system (old and new alike)."""
+    return {name if name.startswith(SYSTEM_PREFIX) else SYSTEM_PREFIX + name: tensor
+            for name, tensor in state_dict.items()}
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
@@ -48,67 +51,20 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return checkpoint
 
 
-def load_checkpoint(path: str | Path, *, device: str | torch.device | None = None) -> Any:
-    """Rebuild a PtychoPINNModule from a checkpoint file, in eval mode, on ``device``."""
+def load_checkpoint(path: str | Path, *, device: str | torch.device | None = None
+                    ) -> PtychoPINN:
+    """Rebuild the PtychoPINN of a checkpoint file, in eval mode, on ``device``."""
     path = Path(path)
     checkpoint = read_checkpoint(path)
     hparams = dict(checkpoint["hyper_parameters"])
     try:
         with torch.random.fork_rng(devices=[]):  # building draws init weights: keep the
-            module = _build_module(hparams)      # caller's random state untouched
-        module.load_state_dict(checkpoint["state_dict"], strict=True)
+            model = PtychoPINN(hparams["config"],  # caller's random state untouched
+                               float(hparams["intensity_scale"]), int(hparams["canvas"]))
+        model.load_state_dict(model_state(checkpoint["state_dict"]), strict=True)
     except PtychoError:
         raise
     except (KeyError, RuntimeError, TypeError, ValueError) as error:
         raise BundleError(f"does not match this engine's model ({error}); it was made by an "
                           "incompatible version", source=path) from None
-    return module.to(resolve_device(device)).eval()
-
-
-def _build_module(hparams: dict[str, Any]) -> Any:
-    from .system import PtychoPINNModule
-
-    return PtychoPINNModule(config=hparams["config"],
-                            intensity_scale=float(hparams["intensity_scale"]),
-                            canvas=int(hparams["canvas"]))
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """'auto'/None -> CUDA when present, else CPU; 'gpu' -> CUDA (error when absent)."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "gpu":
-        device = "cuda"
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PtychoError("a GPU was requested but torch sees no CUDA device; use --accelerator "
-                          "cpu (or device = \"cpu\")")
-    return device
-
-
-def resolve_model(model: Any, *, device: str | torch.device | None = None) -> Any:
-    """A PtychoPINNModule from a module, a TrainingResult, a run folder, a .ckpt or a bundle."""
-    if isinstance(model, (str, Path)):
-        return _model_from_path(Path(model), device)
-    from .system import PtychoPINNModule
-
-    if isinstance(model, PtychoPINNModule):
-        return model if device is None else model.to(resolve_device(device))
-    if hasattr(model, "module") and isinstance(model.module, PtychoPINNModule):
-        return resolve_model(model.module, device=device)
-    if hasattr(model, "to_module"):  # a loaded bundle
-        return model.to_module(device=device)
-    raise PtychoError(f"cannot use a {type(model).__name__} as a model; give a run folder, "
-                      "a .ckpt file, a bundle, or a trained module")
-
-
-def _model_from_path(path: Path, device: str | torch.device | None) -> Any:
-    if path.is_dir():
-        return load_checkpoint(find_checkpoint(path), device=device)
-    if path.suffix == ".ckpt":
-        return load_checkpoint(path, device=device)
-    if not path.exists():
-        raise PtychoError(f"{path}: not found; give a run folder, a .ckpt file or a model bundle")
-    from ..bundle import load_bundle
-
-    return load_bundle(path).to_module(device=device)
+    return model.to(resolve_device(device)).eval()

@@ -5,7 +5,7 @@ two real outputs, ``amplitude`` A and ``phase`` phi (radians), each
 (batch, K, N, N) float32, with object = A * exp(i phi) (A may dip slightly
 below 0 in the border region, as in the PyTorch network). Its input
 ``diffraction`` is (batch, C, N, N) float32 normalised amplitudes, exactly what
-``PtychoPINNModule.forward`` takes: sqrt(counts) scaled so that the scan's mean
+``PtychoPINN.forward`` takes: sqrt(counts) scaled so that the scan's mean
 over patterns of sum(X**2) is (N/2)**2; C = gridsize**2, K = C with object_big
 else 1. The intensity-scale step is inside the graph. The batch axis is dynamic.
 Stitching the patches at the scan positions stays with the caller.
@@ -24,8 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..bundle import Bundle, load_bundle
 from ..core.atomic import write_bytes_atomic
 from ..core.errors import PtychoError
+from ..model.network import build_network
+from ..model.pinn import PtychoPINN
+from ..trained.loading import load_model
 
 INPUT_NAME = "diffraction"
 OUTPUT_NAMES = ("amplitude", "phase")
@@ -52,16 +56,14 @@ class AmplitudePhaseNet(nn.Module):
         self.register_buffer("log_scale", log_scale.detach().to("cpu", torch.float32).clone())
 
     @classmethod
-    def from_module(cls, module: Any) -> AmplitudePhaseNet:
-        """From a PtychoPINNModule (its network is copied: the module stays where it is)."""
+    def from_module(cls, module: PtychoPINN) -> AmplitudePhaseNet:
+        """From a PtychoPINN (its network is copied: the model stays where it is)."""
         network = copy.deepcopy(module.network).to("cpu", torch.float32)
         return cls(network, module.config, module.input_scale, module.log_scale)
 
     @classmethod
-    def from_bundle(cls, bundle: Any) -> AmplitudePhaseNet:
-        """From a loaded Bundle, without building the LightningModule (no Lightning import)."""
-        from ..model.network import build_network
-
+    def from_bundle(cls, bundle: Bundle) -> AmplitudePhaseNet:
+        """From a loaded Bundle: its network only, with the bundle's weights."""
         config = bundle.config
         with torch.random.fork_rng(devices=[]):
             network = build_network(config.data, config.model)
@@ -78,18 +80,14 @@ class AmplitudePhaseNet(nn.Module):
 
 
 def inference_net(model: Any) -> AmplitudePhaseNet:
-    """The exportable network of a bundle (path or Bundle), run folder, .ckpt or module."""
+    """The exportable network of a bundle (path or Bundle), run folder, .ckpt or model."""
     if isinstance(model, AmplitudePhaseNet):
         return model
-    if hasattr(model, "state_dict") and hasattr(model, "manifest"):  # a loaded Bundle
+    if isinstance(model, Bundle):
         return AmplitudePhaseNet.from_bundle(model)
     if isinstance(model, (str, Path)) and Path(model).is_file() and Path(model).suffix != ".ckpt":
-        from ..bundle import load_bundle
-
         return AmplitudePhaseNet.from_bundle(load_bundle(model))
-    from ..model.checkpoint import resolve_model
-
-    return AmplitudePhaseNet.from_module(resolve_model(model, device="cpu"))
+    return AmplitudePhaseNet.from_module(load_model(model, device="cpu"))
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from ..api import Reconstruction
 from ..core.config import INFERENCE_GROUPS
-from ..core.errors import PtychoError
-from ..data.grouping import amplitude_normalisation, covering_groups, make_groups
+from ..core.errors import PtychoError, ScanFormatError
+from ..data.grouping import Groups, amplitude_normalisation, covering_groups, make_groups
+from ..data.io import load_scan
 from ..data.scan import DiffractionStack, Scan
+from ..model.pinn import PtychoPINN
 from .stitching import StitchAccumulator, canvas_for
 
 
@@ -25,7 +26,7 @@ def _device_of(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
-def iter_object_patches(module: Any, diffraction: DiffractionStack, groups: Any, *,
+def iter_object_patches(module: PtychoPINN, diffraction: DiffractionStack, groups: Groups, *,
                         batch_size: int, device: torch.device | None = None,
                         scale: float = 1.0, merged: bool = True
                         ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
@@ -64,7 +65,7 @@ def iter_object_patches(module: Any, diffraction: DiffractionStack, groups: Any,
         module.train(was_training)
 
 
-def stitch_groups(module: Any, diffraction: DiffractionStack, groups: Any,
+def stitch_groups(module: PtychoPINN, diffraction: DiffractionStack, groups: Groups,
                   positions: np.ndarray, *, batch_size: int, crop: int,
                   device: torch.device | None = None, source: str = "", scale: float = 1.0,
                   mode: str = "all") -> Reconstruction:
@@ -93,7 +94,7 @@ def stitch_groups(module: Any, diffraction: DiffractionStack, groups: Any,
                           info={"groups_run": int(groups.indices.shape[0])})
 
 
-def inference_batch_size(module: Any) -> int:
+def inference_batch_size(module: PtychoPINN) -> int:
     """The configured inference batch, or 1024 groups on a GPU and 128 on a CPU."""
     configured = module.config.inference.batch_size
     if configured:
@@ -101,27 +102,21 @@ def inference_batch_size(module: Any) -> int:
     return 1024 if _device_of(module).type == "cuda" else 128
 
 
-def reconstruct(model: Any, scan: Scan | str | Path, *, batch_size: int | None = None,
-                crop: int | None = None, device: str | torch.device | None = None,
-                groups: str | None = None) -> Reconstruction:
-    """Reconstruct ``scan`` with ``model`` (a module, a TrainingResult, a run folder or bundle).
+def reconstruct(model: PtychoPINN, scan: Scan | str | Path, *, batch_size: int | None = None,
+                crop: int | None = None, groups: str | None = None) -> Reconstruction:
+    """Reconstruct ``scan`` (a Scan or a scan file) with a loaded ``model``, on its device.
 
     Every scan position is covered by a group (gridsize > 1: the position and its
     nearest neighbours), so the stitched object covers the whole scan. ``groups``
     ('all' or 'covering', see ``stitch_groups``) overrides the model's
-    ``inference.groups``. Patterns
-    are read chunk by chunk, so a lazily read HDF5 scan is never held in memory.
+    ``inference.groups``. Patterns are read chunk by chunk, so a lazily read HDF5
+    scan is never held in memory. ``load_model`` loads a model from a run folder,
+    a checkpoint or a bundle.
     """
-    from ..data.io import load_scan
-    from ..model.checkpoint import resolve_model
-
-    module = resolve_model(model, device=device)
     if not isinstance(scan, Scan):
         scan = load_scan(scan)
-    config = module.config
+    config = model.config
     if scan.N != config.data.N:
-        from ..core.errors import ScanFormatError
-
         raise ScanFormatError(f"has {scan.N}x{scan.N} patterns but the model was trained on "
                               f"{config.data.N}x{config.data.N}; use a model trained for this "
                               "detector size", source=scan.metadata.source_file or scan.name)
@@ -129,8 +124,8 @@ def reconstruct(model: Any, scan: Scan | str | Path, *, batch_size: int | None =
         raise PtychoError(f"groups={groups!r}; use one of {', '.join(INFERENCE_GROUPS)}")
     scan_groups = make_groups(scan.positions, config.data.gridsize, config.data.neighbor_count,
                               0, config.training.seed)
-    return stitch_groups(module, scan.diffraction, scan_groups, scan.positions,
-                         batch_size=batch_size or inference_batch_size(module),
+    return stitch_groups(model, scan.diffraction, scan_groups, scan.positions,
+                         batch_size=batch_size or inference_batch_size(model),
                          crop=crop or config.inference.stitch_crop,
                          mode=groups or config.inference.groups,
                          source=scan.metadata.source_file or scan.name,

@@ -1,7 +1,7 @@
 """Lightning callbacks that connect a fit to the outside world.
 
 - ``StopControl``: cancel token and time budget, checked before every batch.
-- ``ObserverBridge``: epoch records, CSV history, previews and NaN detection.
+- ``ObserverBridge``: epoch records, the run folder's history, previews and NaN detection.
 - ``AtomicModelCheckpoint``: checkpoints saved after the epoch's history row,
   never for an epoch that was cut short, written by ``AtomicCheckpointIO``
   through ``atomic_write`` (temp file, fsync, ``os.replace``), so a kill or a
@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import math
 import time
@@ -27,8 +26,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from ..api import CancelToken, EpochRecord, TrainingObserver
 from ..core.atomic import write_bytes_atomic
 from ..core.errors import TrainingError
-
-HISTORY_FIELDS = ["epoch", "train_loss", "val_loss", "lr", "seconds", "patterns_per_second"]
+from .run_folder import LAST_CHECKPOINT, RunFolder
 
 
 class StopControl(Callback):
@@ -128,31 +126,6 @@ class BudgetDecay(Callback):
             group["lr"] = rate * cosine_decay_factor(progress, self.decay_fraction, ratio)
 
 
-def read_history(path: Path) -> list[EpochRecord]:
-    """Epoch records from a run's history.csv (empty when there is none)."""
-    if not path.is_file():
-        return []
-    records = []
-    with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            records.append(EpochRecord(
-                epoch=int(row["epoch"]), train_loss=float(row["train_loss"]),
-                val_loss=float(row["val_loss"]) if row["val_loss"] not in ("", "None") else None,
-                lr=float(row["lr"]), seconds=float(row["seconds"]),
-                patterns_per_second=float(row["patterns_per_second"])))
-    return records
-
-
-def write_history(path: Path, records: list[EpochRecord]) -> None:
-    """Write history.csv atomically (one row per finished epoch)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS)
-    writer.writeheader()
-    for record in records:
-        writer.writerow(record.to_dict())
-    write_bytes_atomic(path, buffer.getvalue().encode())
-
-
 def _metric(trainer: L.Trainer, name: str) -> float | None:
     value = trainer.callback_metrics.get(name)
     return None if value is None else float(value)
@@ -161,14 +134,14 @@ def _metric(trainer: L.Trainer, name: str) -> float | None:
 class ObserverBridge(Callback):
     """Turns Lightning hooks into TrainingObserver calls and keeps history.csv."""
 
-    def __init__(self, observer: TrainingObserver, stop: StopControl, history_path: Path,
+    def __init__(self, observer: TrainingObserver, stop: StopControl, run_folder: RunFolder,
                  history: list[EpochRecord], patterns_per_group: int,
                  make_preview: Callable[[Any], tuple[Any, Any]] | None, preview_every: int,
                  device_name: str, loss_floor: tuple[float, float | None] | None = None):
         self.observer = observer
         self.loss_floor = loss_floor
         self.stop = stop
-        self.history_path = history_path
+        self.run_folder = run_folder
         self.history = list(history)
         self.patterns_per_group = patterns_per_group
         self.make_preview = make_preview
@@ -213,7 +186,7 @@ class ObserverBridge(Callback):
         self.history.append(record)
         if not trainer.is_global_zero:
             return
-        write_history(self.history_path, self.history)
+        self.run_folder.write_history(self.history)
         self.observer.epoch_finished(record)
         if self.make_preview is not None and record.epoch % self.preview_every == 0:
             amplitude, phase = self.make_preview(pl_module)
@@ -248,6 +221,8 @@ class AtomicModelCheckpoint(ModelCheckpoint):
     exactly once per epoch. A failed write (disk full) stops training with a
     TrainingError; the previous checkpoint stays as it was.
     """
+
+    CHECKPOINT_NAME_LAST = LAST_CHECKPOINT.removesuffix(".ckpt")  # the run folder's name
 
     def __init__(self, stop: StopControl, **kwargs: Any):
         kwargs.setdefault("save_on_train_epoch_end", True)

@@ -118,10 +118,6 @@ class PtychoDataModule(L.LightningDataModule):
             self.train_ids, self.val_ids = np.arange(n_groups), None
 
     @property
-    def n_train_groups(self) -> int:
-        return int(len(self.train_ids))
-
-    @property
     def has_validation(self) -> bool:
         return self.validation is not None or (self.val_ids is not None and len(self.val_ids) > 0)
 

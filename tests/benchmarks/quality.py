@@ -89,6 +89,7 @@ def main() -> None:
     from ptycho_engine.metrics import evaluate
     from ptycho_engine.reconstruction.inference import reconstruct
     from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
+    from ptycho_engine.trained.loading import load_model
     from ptycho_engine.training.fit import train
 
     base = config_preset(args.preset).apply()
@@ -114,7 +115,7 @@ def main() -> None:
     scored.append((len(result.history), result, total_s))
     for epoch, model, seconds in scored:
         started = time.perf_counter()
-        recon = reconstruct(model, scan)
+        recon = reconstruct(load_model(model), scan)
         recon_s = time.perf_counter() - started
         scores = evaluate(recon.object, recon.offset, scan.ground_truth, mask=recon.weight > 0)
         record = result.history[epoch - 1] if 0 < epoch <= len(result.history) else None

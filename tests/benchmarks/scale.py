@@ -55,13 +55,13 @@ def write_cxi(path: Path, n: int, N: int, seed: int = 0) -> None:
 
 def random_model(N: int, gridsize: int, filters: int, device: str):
     from ptycho_engine.core.config import PtychoConfig, to_dict, with_overrides
-    from ptycho_engine.model.system import PtychoPINNModule
+    from ptycho_engine.model.pinn import PtychoPINN
 
     config = with_overrides(PtychoConfig(), {"data.N": N, "data.gridsize": gridsize,
                                              "data.neighbor_count": 6,
                                              "model.n_filters_scale": filters})
-    return PtychoPINNModule(config=to_dict(config), intensity_scale=100.0,
-                            canvas=N + 16).to(device).eval()
+    return PtychoPINN(config=to_dict(config), intensity_scale=100.0,
+                      canvas=N + 16).to(device).eval()
 
 
 def reset_peak_rss() -> None:
@@ -100,7 +100,7 @@ def measure(args: argparse.Namespace) -> None:
         torch.backends.cudnn.benchmark = True
     scan = load_scan(args.file)
     reconstruct(module, scan.subset(np.arange(min(4096, scan.n_patterns))),
-                batch_size=args.batch, device=args.device)  # warm-up
+                batch_size=args.batch)  # warm-up
     results = {}
     for label in ("file", "memory"):
         if label == "memory":
@@ -112,7 +112,7 @@ def measure(args: argparse.Namespace) -> None:
             torch.cuda.reset_peak_memory_stats()
         reset_peak_rss()
         started = time.perf_counter()
-        recon = reconstruct(module, scan, batch_size=args.batch, device=args.device)
+        recon = reconstruct(module, scan, batch_size=args.batch)
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started

@@ -46,11 +46,11 @@ def config_for(N: int, gridsize: int, filters: int, batch: int, precision: str =
 
 def bench_training(scan, config, device: str, steps: int, warmup: int) -> float:
     import torch
-    from ptycho_engine.training.datamodule import GroupDataset
 
     from ptycho_engine.data.training_data import prepare_training_data
     from ptycho_engine.model.system import PtychoPINNModule
     from ptycho_engine.physics import canvas_size
+    from ptycho_engine.training.datamodule import GroupDataset
 
     data = prepare_training_data(scan, config)
     module = PtychoPINNModule(config={k: vars(v) for k, v in vars(config).items()},
@@ -68,7 +68,7 @@ def bench_training(scan, config, device: str, steps: int, warmup: int) -> float:
         x, offsets = x.to(device, non_blocking=True), offsets.to(device, non_blocking=True)
         with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16,
                             enabled=use_bf16):
-            loss = module._loss((x, offsets))
+            loss = module.loss((x, offsets))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -83,7 +83,7 @@ def bench_training(scan, config, device: str, steps: int, warmup: int) -> float:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    return steps * batch * config.data.gridsize**2 / seconds, module
+    return steps * batch * config.data.gridsize**2 / seconds, module.model
 
 
 def bench_inference(module, scan, config, device: str, batch: int, groups: str) -> float:
@@ -92,11 +92,11 @@ def bench_inference(module, scan, config, device: str, batch: int, groups: str) 
     from ptycho_engine.reconstruction.inference import reconstruct
 
     reconstruct(module, scan.subset(range(min(2048, scan.n_patterns))), batch_size=batch,
-                device=device, groups=groups)  # warm-up
+                groups=groups)  # warm-up
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     started = time.perf_counter()
-    reconstruct(module, scan, batch_size=batch, device=device, groups=groups)
+    reconstruct(module, scan, batch_size=batch, groups=groups)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return scan.n_patterns / (time.perf_counter() - started)

@@ -63,13 +63,13 @@ def test_batch_reconstruct_skips_a_bad_scan(bundle, run_dir, small_scan, tmp_pat
     assert "[1/2]" in result.stdout and "small.h5" in result.stdout
     assert "Traceback" not in result.stderr
 
-    from ptycho_engine.training.callbacks import read_history
-
     from ptycho_engine.outputs.product import read_product
     from ptycho_engine.reconstruction.inference import reconstruct
+    from ptycho_engine.trained.loading import load_model
+    from ptycho_engine.training.run_folder import read_history
 
     product = read_product(out / "small.h5")
-    expected = reconstruct(run_dir, small_scan, device="cpu")  # best.ckpt, as exported
+    expected = reconstruct(load_model(run_dir, "cpu"), small_scan)  # best.ckpt, as exported
     assert np.allclose(product.reconstruction.object, expected.object, atol=1e-6)
     history = read_history(run_dir / "history.csv")
     assert np.array_equal(product.loss_values, [r.train_loss for r in history])

@@ -25,8 +25,10 @@ from ptycho_engine.bundle.sources import data_provenance
 from ptycho_engine.core.config import config_to_toml, from_dict, to_dict
 from ptycho_engine.data.training_data import prepare_training_data
 from ptycho_engine.model.checkpoint import load_checkpoint
-from ptycho_engine.model.system import PtychoPINNModule
+from ptycho_engine.model.pinn import PtychoPINN
 from ptycho_engine.reconstruction.inference import reconstruct
+from ptycho_engine.trained.loading import load_model
+from ptycho_engine.trained.scoring import training_metrics
 from ptycho_engine.training.fit import train
 
 from .conftest import tiny_config
@@ -44,12 +46,12 @@ def bundle_path(trained, tmp_path_factory):
     return export_bundle(trained, tmp_path_factory.mktemp("bundle") / "model.ptyz")
 
 
-def fresh_module(seed: int, **overrides) -> PtychoPINNModule:
+def fresh_module(seed: int, **overrides) -> PtychoPINN:
     """An untrained module (no Lightning run): cheap, and different for each seed."""
     torch.manual_seed(seed)
     probe = np.exp(1j * np.linspace(0, 1, 32 * 32)).reshape(32, 32).astype(np.complex64)
-    return PtychoPINNModule(config=to_dict(tiny_config(**overrides)), intensity_scale=3.0 + seed,
-                            canvas=32, probe=probe).eval()
+    return PtychoPINN(config=to_dict(tiny_config(**overrides)), intensity_scale=3.0 + seed,
+                      canvas=32, probe=probe).eval()
 
 
 def members_of(path) -> dict[str, bytes]:
@@ -92,8 +94,8 @@ class CreatesFile:
 # --------------------------------------------------------------------------- round trips
 def test_round_trip_reconstruction_is_bit_identical(trained, bundle_path, tiny_scan):
     bundle = load_bundle(bundle_path)
-    direct = reconstruct(trained, tiny_scan, device="cpu")
-    restored = reconstruct(bundle, tiny_scan, device="cpu")
+    direct = reconstruct(load_model(trained, "cpu"), tiny_scan)
+    restored = reconstruct(load_model(bundle, "cpu"), tiny_scan)
     assert np.array_equal(direct.object, restored.object)
     assert np.array_equal(direct.weight, restored.weight)
     assert direct.offset == restored.offset
@@ -167,16 +169,18 @@ def test_evaluate_stores_metrics_against_the_ground_truth(trained, tiny_scan, tm
         return evaluate(recon.object, recon.offset, tiny_scan.ground_truth,
                         mask=recon.weight > 0).to_dict()
 
-    from_run = load_bundle(export_bundle(trained.run_dir, tmp_path / "a.ptyz", evaluate=True))
-    expected = metrics_of(reconstruct(trained.run_dir, tiny_scan, device="cpu"))
+    from_run = load_bundle(export_bundle(trained.run_dir, tmp_path / "a.ptyz",
+                                         metrics=training_metrics(trained.run_dir)))
+    expected = metrics_of(reconstruct(load_model(trained.run_dir, "cpu"), tiny_scan))
     assert from_run.manifest["metrics"] == {"scan": "tiny_scan.npz", **expected}
-    from_result = load_bundle(export_bundle(trained, tmp_path / "b.ptyz", evaluate=True))
-    expected = metrics_of(reconstruct(trained, tiny_scan, device="cpu"))
+    from_result = load_bundle(export_bundle(trained, tmp_path / "b.ptyz",
+                                            metrics=training_metrics(trained)))
+    expected = metrics_of(reconstruct(load_model(trained, "cpu"), tiny_scan))
     for key in ("amplitude_ssim", "phase_ssim", "amplitude_psnr", "phase_mae"):
         assert from_result.manifest["metrics"][key] == pytest.approx(expected[key], rel=1e-3)
     with pytest.raises(PtychoError, match="no ground truth"):
-        export_bundle(trained.run_dir, tmp_path / "c.ptyz", evaluate=True,
-                      scan=write_without_truth(tiny_scan, tmp_path / "plain.npz"))
+        training_metrics(trained.run_dir,
+                         scan=write_without_truth(tiny_scan, tmp_path / "plain.npz"))
     assert not (tmp_path / "c.ptyz").exists()
 
 

@@ -2,6 +2,8 @@
 
 import numpy as np
 import torch
+
+from ptycho_engine.data.training_data import prepare_training_data
 from ptycho_engine.training.datamodule import (
     DeviceStore,
     GroupDataset,
@@ -9,8 +11,6 @@ from ptycho_engine.training.datamodule import (
     PtychoDataModule,
     split_groups,
 )
-
-from ptycho_engine.data.training_data import prepare_training_data
 
 from .conftest import tiny_config
 

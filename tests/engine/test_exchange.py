@@ -9,7 +9,7 @@ from ptycho_engine import ScanFormatError
 from ptycho_engine.api import Reconstruction
 from ptycho_engine.core.config import to_dict
 from ptycho_engine.data.io import save_scan
-from ptycho_engine.model.system import PtychoPINNModule
+from ptycho_engine.model.pinn import PtychoPINN
 from ptycho_engine.outputs.product import ProductMetadata, read_product, write_product
 from ptycho_engine.outputs.results import load_reconstruction, save_reconstruction
 from ptycho_engine.outputs.tiff import tiff_paths, write_tiff_pair
@@ -214,7 +214,7 @@ def test_onnx_matches_torch(tmp_path):
 
     torch.manual_seed(3)
     config = tiny_config(**{"data.gridsize": 2})
-    module = PtychoPINNModule(config=to_dict(config), intensity_scale=7.0, canvas=40).eval()
+    module = PtychoPINN(config=to_dict(config), intensity_scale=7.0, canvas=40).eval()
     with torch.no_grad():
         module.log_scale.fill_(np.log(9.0))  # input and trained scales differ, as after training
     result = export_onnx(module, tmp_path / "model.onnx")

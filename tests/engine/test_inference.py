@@ -75,14 +75,14 @@ def test_covering_groups_cover_every_position_with_fewer_groups():
 @pytest.mark.parametrize("object_big", [True, False])
 def test_own_patches_are_the_network_output_and_single_patch_models_fall_back(object_big):
     from ptycho_engine.core.config import PtychoConfig, to_dict, with_overrides
-    from ptycho_engine.model.system import PtychoPINNModule
+    from ptycho_engine.model.pinn import PtychoPINN
     from ptycho_engine.reconstruction.inference import iter_object_patches
 
     config = with_overrides(PtychoConfig(), {"data.N": 32, "data.gridsize": 2,
                                              "model.n_filters_scale": 1,
                                              "model.object_big": object_big})
     torch.manual_seed(1)
-    module = PtychoPINNModule(to_dict(config), 10.0, canvas=48)
+    module = PtychoPINN(to_dict(config), 10.0, canvas=48)
     rng = np.random.default_rng(4)
     positions = rng.random((40, 2)) * 30
     diffraction = rng.random((40, 32, 32)).astype(np.float32)

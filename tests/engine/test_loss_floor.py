@@ -2,11 +2,11 @@
 
 import numpy as np
 import torch
-from ptycho_engine.training.datamodule import split_groups
-from ptycho_engine.training.loss_floor import loss_floors, pattern_floors, split_floor
 
 from ptycho_engine.data.training_data import as_training_data
 from ptycho_engine.physics import combined_loss, poisson_nll, poisson_nll_terms
+from ptycho_engine.training.datamodule import split_groups
+from ptycho_engine.training.loss_floor import loss_floors, pattern_floors, split_floor
 
 from .conftest import tiny_config
 

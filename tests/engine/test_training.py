@@ -87,7 +87,7 @@ def test_checkpoint_rebuilds_the_same_model(tiny_scan, tmp_path):
 def test_training_with_gridsize_two(tiny_scan, tmp_path):
     result = train(tiny_scan, tiny_config(**{"data.gridsize": 2}), run_dir=tmp_path / "run")
     assert result.status == "finished" and len(result.history) == 2
-    recon = reconstruct(result, tiny_scan)
+    recon = reconstruct(result.module, tiny_scan)
     assert np.isfinite(recon.object).all() and (recon.weight > 0).mean() > 0.5
 
 
@@ -166,7 +166,7 @@ def test_two_trainings_in_one_process_do_not_share_state(tiny_scan, tmp_path):
 
 
 def test_previews_are_made_only_for_observers_that_show_them(tiny_scan, tmp_path, monkeypatch):
-    import ptycho_engine.training.fit as training_code
+    import ptycho_engine.training.previews as training_code
 
     stitched = []
     real_stitch = training_code.stitch_groups

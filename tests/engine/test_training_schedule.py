@@ -7,11 +7,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from ptycho_engine.training.callbacks import BudgetDecay, StopControl, cosine_decay_factor
 
 from ptycho_engine.core.config import to_dict
 from ptycho_engine.data.training_data import as_training_data
-from ptycho_engine.model.system import PtychoPINNModule
+from ptycho_engine.model.pinn import PtychoPINN
+from ptycho_engine.training.callbacks import BudgetDecay, StopControl, cosine_decay_factor
 from ptycho_engine.training.fit import train
 
 from .conftest import tiny_config
@@ -86,7 +86,7 @@ def test_calibrated_scale_makes_the_untrained_prediction_match_the_mean_count(ti
     config = tiny_config(**{"data.gridsize": 2, "data.neighbor_count": 6})
     data = as_training_data(tiny_scan, config)
     torch.manual_seed(0)
-    module = PtychoPINNModule(to_dict(config), data.intensity_scale, canvas=48, probe=data.probe)
+    module = PtychoPINN(to_dict(config), data.intensity_scale, canvas=48, probe=data.probe)
     ids = np.arange(0, data.groups.indices.shape[0], 3)
     diffraction = torch.from_numpy(data.diffraction[data.groups.indices[ids]])
     offsets = torch.from_numpy(data.groups.relative_offsets[ids].astype(np.float32))

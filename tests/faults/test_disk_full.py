@@ -129,11 +129,10 @@ def test_reconstruct_cli_reports_a_full_disk_on_one_line(trained, tiny_scan_file
 def test_other_writers_on_full_disk_keep_the_previous_file(writer, tiny_scan, trained,
                                                            tmp_path, disk_full):
     """Every engine writer goes through atomic_write, so each fails the same clear way."""
-    from ptycho_engine.training.callbacks import read_history, write_history
-
     from ptycho_engine.core.config import load_config, save_config
     from ptycho_engine.data.io import load_scan, save_scan
     from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
+    from ptycho_engine.training.run_folder import read_history, write_history
 
     if writer.startswith("scan"):
         suffix = ".npz" if writer == "scan-npz" else ".cxi"

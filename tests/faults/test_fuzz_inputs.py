@@ -108,12 +108,12 @@ def base_bundle(folder) -> bytes:
 
     from ptycho_engine.bundle import export_bundle
     from ptycho_engine.core.config import to_dict
-    from ptycho_engine.model.system import PtychoPINNModule
+    from ptycho_engine.model.pinn import PtychoPINN
 
     yy, xx = np.mgrid[:32, :32] - 16
     probe = np.exp(-(xx**2 + yy**2) / 50.0).astype(np.complex64)
-    module = PtychoPINNModule(config=to_dict(tiny_config()), intensity_scale=100.0, canvas=40,
-                              probe=probe)
+    module = PtychoPINN(config=to_dict(tiny_config()), intensity_scale=100.0, canvas=40,
+                        probe=probe)
     path = export_bundle(module, folder / "base.ptyz")
     return path.read_bytes()
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ptycho_engine.training.callbacks import read_history
 
 from ptycho_engine.model.checkpoint import load_checkpoint, read_checkpoint
+from ptycho_engine.training.run_folder import read_history
 
 from .conftest import history_rows, run_cli, start_cli, tiny_config, wait_for
 
@@ -99,20 +99,20 @@ def test_death_around_the_epoch_end_neither_gaps_nor_duplicates(moment, tiny_sca
     before the row, would leave a gap in the first case.
     """
     import ptycho_engine.training.callbacks as callbacks
-
+    import ptycho_engine.training.run_folder as run_folder
     from ptycho_engine.training.fit import train
 
     run = tmp_path / "run"
     train(tiny_scan, tiny_config(**{"training.epochs": 1}), run_dir=run)
     if moment == "writing-history":
-        real_write_history = callbacks.write_history
+        real_write_history = run_folder.write_history
 
         def write_history(path, records):
             if records[-1].epoch == 2:
                 raise Killed
             real_write_history(path, records)
 
-        monkeypatch.setattr(callbacks, "write_history", write_history)
+        monkeypatch.setattr(run_folder, "write_history", write_history)
     else:
         real_save = callbacks.AtomicCheckpointIO.save_checkpoint
 

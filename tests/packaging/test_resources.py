@@ -125,12 +125,12 @@ def test_bundles_record_the_version(tmp_path):
 
     from ptycho_engine.bundle import export_bundle, load_bundle
     from ptycho_engine.core.config import PtychoConfig, to_dict, with_overrides
-    from ptycho_engine.model.system import PtychoPINNModule
+    from ptycho_engine.model.pinn import PtychoPINN
 
     config = with_overrides(PtychoConfig(), {"data.N": 32, "model.n_filters_scale": 1,
                                              "inference.stitch_crop": 16})
-    module = PtychoPINNModule(config=to_dict(config), intensity_scale=10.0, canvas=40,
-                              probe=np.ones((32, 32), np.complex64))
+    module = PtychoPINN(config=to_dict(config), intensity_scale=10.0, canvas=40,
+                        probe=np.ones((32, 32), np.complex64))
     bundle = load_bundle(export_bundle(module, tmp_path / "model.ptyz"))
     assert bundle.manifest["engine_version"] == pyproject_version()
     assert bundle.summary()["engine_version"] == pyproject_version()
