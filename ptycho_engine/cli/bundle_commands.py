@@ -43,7 +43,8 @@ def _megabytes(size: int | None) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..bundle import export_bundle, export_source, load_bundle  # torch: only when used
+    # these import torch (seconds): only when the command runs, so --help stays quick
+    from ..bundle import export_bundle, export_source, load_bundle
     from ..trained.scoring import training_metrics
 
     prepared = export_source(args.run_dir, scan=args.scan)
@@ -119,7 +120,7 @@ def format_bundle_summary(summary: dict[str, Any]) -> str:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from ..bundle import load_bundle  # imports torch: only when used
+    from ..bundle import load_bundle  # imports torch: only when the command runs
 
     bundle = load_bundle(args.bundle)
     if args.json:
@@ -130,7 +131,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_export_onnx(args: argparse.Namespace) -> int:
-    from ..outputs.onnx import VERIFY_TOLERANCE, export_onnx  # torch: only when used
+    from ..outputs.onnx import VERIFY_TOLERANCE, export_onnx  # torch: only when it runs
 
     result = export_onnx(args.bundle, args.out, opset=args.opset, verify=not args.no_verify)
     inputs = "x".join(str(n) for n in result.input_shape)

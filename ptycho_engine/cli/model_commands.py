@@ -117,7 +117,7 @@ def training_config(args: argparse.Namespace) -> PtychoConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..training.fit import train  # imports Lightning: only when training
+    from ..training.fit import train  # imports torch and Lightning: only when training
 
 
     config = training_config(args)
@@ -209,7 +209,8 @@ def output_paths(scans: list[Path], out: Path, format: str | None) -> tuple[list
 
 def load_model_and_history(path: Path, device: str | None) -> tuple[Any, list[EpochRecord]]:
     """(model, training history) from a bundle, a run folder or a checkpoint."""
-    from ..bundle import load_bundle  # these import torch: only when reconstructing
+    # these import torch (seconds): only when reconstructing, so --help stays quick
+    from ..bundle import load_bundle
     from ..trained.loading import load_model
 
     if path.is_file() and path.suffix != ".ckpt":
@@ -230,7 +231,8 @@ def _one_line(error: BaseException, path: Path) -> str:
 
 def worker_devices(device: str | None, count: int) -> list[str]:
     """The device of each reconstruction process: every visible GPU in turn, or the CPU."""
-    import torch  # only when reconstructing
+    # these import torch (seconds): only when reconstructing, so --help stays quick
+    import torch
 
     from ..core.devices import resolve_device
 
@@ -260,7 +262,8 @@ def reconstruct_jobs(model: Path | tuple[Any, list[Any]], jobs: list[tuple[int, 
     Runs in the CLI process, or in one worker process per device (``--devices``).
     Each scan's outcome is printed on one line as it finishes.
     """
-    import torch  # only when reconstructing
+    # these import torch (seconds): only when reconstructing, so --help stays quick
+    import torch
 
     from ..reconstruction.inference import reconstruct
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from .atomic import write_bytes_atomic
 from .errors import ConfigError
 
@@ -425,8 +427,6 @@ def load_config(path: str | Path) -> PtychoConfig:
 
 def config_to_toml(config: PtychoConfig) -> str:
     """The config as TOML text, one table per section, with each field's help as a comment."""
-    import tomli_w
-
     lines = ["# Ptycho Studio configuration", ""]
     for section, table in to_dict(config).items():
         lines.append(f"[{section}]")

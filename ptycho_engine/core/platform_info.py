@@ -11,6 +11,8 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import numpy
+
 from .version import __version__
 
 
@@ -27,8 +29,7 @@ def system_info() -> dict[str, Any]:
     ``device`` is a one-line description of where training with device 'auto'
     runs: 'GPU: <name>' when CUDA sees a GPU, else 'CPU (<n> cores)'.
     """
-    import numpy
-    import torch
+    import torch  # about 3 s of CPU: only when asked (see the module docstring)
 
     gpu_available = bool(torch.cuda.is_available())
     gpus = ([torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

@@ -16,6 +16,7 @@ import numpy as np
 from ..core.config import PtychoConfig
 from ..core.errors import ConfigError
 from .grouping import Groups, amplitude_normalisation, intensity_scale, make_groups
+from .io import load_scan
 from .scan import Scan
 
 DEFAULT_PHOTONS = 1e9  # the reference's default when a scan does not know its dose
@@ -92,7 +93,5 @@ def as_training_data(source: str | Path | Scan | TrainingData, config: PtychoCon
     if isinstance(source, TrainingData):
         return source
     if isinstance(source, (str, Path)):
-        from .io import load_scan
-
         source = load_scan(source)
     return prepare_training_data(source, config)

@@ -219,6 +219,58 @@ def _scores(recon: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> dict[str
     }
 
 
+def _checked_inputs(reconstruction: np.ndarray, offset: tuple[float, float],
+                    ground_truth: np.ndarray, mask: np.ndarray | None, trim: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float]]:
+    """(reconstruction, truth) as complex128, the bool mask and the offset, checked."""
+    recon = np.asarray(reconstruction, dtype=np.complex128)
+    truth = np.asarray(ground_truth, dtype=np.complex128)
+    if recon.ndim != 2 or truth.ndim != 2:
+        raise ValueError(f"images must be 2-D; got {recon.shape} and {truth.shape}")
+    use = np.ones(recon.shape, bool) if mask is None else np.asarray(mask).astype(bool)
+    if use.shape != recon.shape:
+        raise ValueError(f"mask shape {use.shape} differs from the reconstruction {recon.shape}")
+    if trim < 0:
+        raise ValueError(f"trim must be non-negative; got {trim}")
+    where = (float(offset[0]), float(offset[1]))
+    if not all(math.isfinite(v) for v in where):
+        raise ValueError(f"offset must be finite; got {offset}")
+    return recon, truth, use, where
+
+
+def _compare_at(truth: np.ndarray, at: tuple[float, float], use: np.ndarray, trim: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The truth sampled on the reconstruction's grid placed at ``at``, and the pixels
+    compared there; PtychoError when the overlap is too small."""
+    sampled, inside = _reference_on_grid(truth, at, use.shape)
+    valid = _compared_pixels(inside, use, trim)
+    _check_overlap(valid, use.shape, truth.shape, at, trim)
+    return sampled, valid
+
+
+def _registered(recon: np.ndarray, truth: np.ndarray, use: np.ndarray, trim: int,
+                where: tuple[float, float], sampled: np.ndarray, valid: np.ndarray
+                ) -> tuple[tuple[float, float], tuple[float, float], np.ndarray, np.ndarray]:
+    """(offset, shift applied, sampled truth, compared pixels) after undoing a residual
+    shift; a shift beyond a quarter of the compared region, or one that would leave too
+    little overlap, is taken for a failed registration and not applied."""
+    shift = (0.0, 0.0)
+    for _ in range(_REGISTRATION_ROUNDS):
+        dy, dx = _residual_shift(recon, sampled, valid)
+        rows, cols = _box(valid)
+        too_far = abs(dy) > (rows.stop - rows.start) / 4 or abs(dx) > (cols.stop - cols.start) / 4
+        if (dy == 0.0 and dx == 0.0) or too_far:
+            break
+        try:
+            moved = _compare_at(truth, (where[0] - dy, where[1] - dx), use, trim)
+        except PtychoError:
+            break
+        shift = (shift[0] + dy, shift[1] + dx)
+        where = (where[0] - dy, where[1] - dx)
+        sampled, valid = moved
+    return where, shift, sampled, valid
+
+
 def evaluate(
     reconstruction: np.ndarray,
     offset: tuple[float, float],
@@ -240,41 +292,12 @@ def evaluate(
     is taken for a failed registration and not applied.
     Raises PtychoError when the two do not share a 16 x 16 px region.
     """
-    recon = np.asarray(reconstruction, dtype=np.complex128)
-    truth = np.asarray(ground_truth, dtype=np.complex128)
-    if recon.ndim != 2 or truth.ndim != 2:
-        raise ValueError(f"images must be 2-D; got {recon.shape} and {truth.shape}")
-    use = np.ones(recon.shape, bool) if mask is None else np.asarray(mask).astype(bool)
-    if use.shape != recon.shape:
-        raise ValueError(f"mask shape {use.shape} differs from the reconstruction {recon.shape}")
-    if trim < 0:
-        raise ValueError(f"trim must be non-negative; got {trim}")
-    where = (float(offset[0]), float(offset[1]))
-    if not all(math.isfinite(v) for v in where):
-        raise ValueError(f"offset must be finite; got {offset}")
-
-    def compare_at(at: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-        sampled, inside = _reference_on_grid(truth, at, recon.shape)
-        valid = _compared_pixels(inside, use, trim)
-        _check_overlap(valid, recon.shape, truth.shape, at, trim)
-        return sampled, valid
-
-    sampled, valid = compare_at(where)
+    recon, truth, use, where = _checked_inputs(reconstruction, offset, ground_truth, mask, trim)
+    sampled, valid = _compare_at(truth, where, use, trim)
     shift = (0.0, 0.0)
-    for _ in range(_REGISTRATION_ROUNDS if register_subpixel else 0):
-        dy, dx = _residual_shift(recon, sampled, valid)
-        rows, cols = _box(valid)
-        too_far = abs(dy) > (rows.stop - rows.start) / 4 or abs(dx) > (cols.stop - cols.start) / 4
-        if (dy == 0.0 and dx == 0.0) or too_far:
-            break
-        try:
-            moved = compare_at((where[0] - dy, where[1] - dx))
-        except PtychoError:
-            break
-        shift = (shift[0] + dy, shift[1] + dx)
-        where = (where[0] - dy, where[1] - dx)
-        sampled, valid = moved
-
+    if register_subpixel:
+        where, shift, sampled, valid = _registered(recon, truth, use, trim, where,
+                                                   sampled, valid)
     rows, cols = _box(valid)
     scores = _scores(recon[rows, cols], sampled[rows, cols], valid[rows, cols])
     region = (

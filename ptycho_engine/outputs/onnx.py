@@ -106,7 +106,7 @@ class OnnxExport:
 
 
 def _require_onnx() -> Any:
-    try:
+    try:  # optional packages (the 'onnx' extra): imported when used
         import onnx
     except ModuleNotFoundError:
         raise PtychoError("ONNX export needs the 'onnx' package, which is not installed; "
@@ -152,7 +152,7 @@ def onnx_bytes(net: AmplitudePhaseNet, *, opset: int = DEFAULT_OPSET) -> bytes:
 def verify_onnx(data: bytes, net: AmplitudePhaseNet, *, batch: int = VERIFY_BATCH,
                 seed: int = VERIFY_SEED) -> float | None:
     """Max |ONNX - torch| over amplitude and phase on a seeded batch; None without onnxruntime."""
-    try:
+    try:  # optional, as above
         import onnxruntime
     except ModuleNotFoundError:
         return None

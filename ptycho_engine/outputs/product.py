@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 from ..api import Reconstruction
 from ..core.atomic import atomic_write
 from ..core.errors import ScanFormatError
+from ..data.io.geometry import energy_eV_from_wavelength
 
 PIXEL_SIZE_KNOWN = "pixel_size_known"
 WEIGHT_DATASET = "object_weight"
@@ -59,8 +61,6 @@ class ProductMetadata:
         meta = scan.metadata
         energy = meta.energy_eV
         if energy is None and meta.wavelength_m:
-            from ..data.io.geometry import energy_eV_from_wavelength
-
             energy = energy_eV_from_wavelength(meta.wavelength_m)
         return cls(name=name or scan.name, comments=comments,
                    detector_object_distance_m=float(meta.detector_distance_m or 0.0),
@@ -101,8 +101,6 @@ def write_product(path: str | Path, reconstruction: Reconstruction, probe: np.nd
     probe: (N, N) complex probe on the object pixel grid. loss_values: (E,)
     training losses; loss_epochs: (E,) their epoch numbers (default 0..E-1).
     """
-    import h5py
-
     metadata = metadata or ProductMetadata(name=Path(path).stem)
     pixel, known = _pixel_size(metadata)
     obj = np.asarray(reconstruction.object, np.complex64)
@@ -138,8 +136,6 @@ def write_product(path: str | Path, reconstruction: Reconstruction, probe: np.nd
 
 
 def _dataset(h5: Any, key: str, path: Path) -> Any:
-    import h5py
-
     item = h5.get(key)
     if not isinstance(item, h5py.Dataset):
         raise ScanFormatError(f"missing; a Ptychodus product file needs the dataset '{key}' "
@@ -182,8 +178,6 @@ def _text(value: Any) -> str:
 
 def read_product(path: str | Path) -> Product:
     """Read a product HDF5 file (ours or Ptychodus'); 3-D probe/object use mode/layer 0."""
-    import h5py
-
     path = Path(path)
     try:
         h5 = h5py.File(path, "r")

@@ -18,6 +18,9 @@ import numpy as np
 from ..api import RESULT_FORMATS, Reconstruction
 from ..core.atomic import atomic_write
 from ..core.errors import ScanFormatError
+from ..data.io import detect_format
+from .product import read_product, write_product
+from .tiff import write_tiff_pair
 
 RECONSTRUCTION_KEYS = ("object", "offset")
 _SUFFIX_FORMATS = {".npz": "npz", ".h5": "h5", ".hdf5": "h5", ".tif": "tiff", ".tiff": "tiff"}
@@ -115,12 +118,8 @@ def save_reconstruction(reconstruction: Reconstruction, path: str | Path, *,
         save_reconstruction_npz(reconstruction, path)
         return [path]
     if chosen == "tiff":
-        from .tiff import write_tiff_pair
-
         pixel = getattr(metadata, "object_pixel_m", None)
         return list(write_tiff_pair(reconstruction, path, pixel_m=pixel))
-    from .product import write_product
-
     if probe is None:
         raise ScanFormatError("a product HDF5 file needs the probe; pass probe=", source=path)
     write_product(path, reconstruction, probe, metadata, loss_values=loss_values,
@@ -130,11 +129,7 @@ def save_reconstruction(reconstruction: Reconstruction, path: str | Path, *,
 
 def load_reconstruction(path: str | Path) -> Reconstruction:
     """Read a reconstruction NPZ or a (Ptychodus) product HDF5 file, chosen by content."""
-    from ..data.io import detect_format
-
     path = Path(path)
     if detect_format(path) == "cxi":  # HDF5: of ours, only product files hold an object
-        from .product import read_product
-
         return read_product(path).reconstruction
     return load_reconstruction_npz(path)

@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import tifffile
 
 from ..api import Reconstruction
 from ..core.atomic import write_bytes_atomic
@@ -28,8 +29,6 @@ def tiff_paths(path: str | Path) -> tuple[Path, Path]:
 
 
 def _write_tiff(path: Path, image: np.ndarray, pixel_m: float | None, label: str) -> None:
-    import tifffile
-
     options: dict = {"imagej": True, "metadata": {"Info": label}}
     if pixel_m is not None and pixel_m > 0:
         per_micrometre = 1.0 / (pixel_m * 1e6)

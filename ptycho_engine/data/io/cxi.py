@@ -304,6 +304,72 @@ def _positive_number(value: Any) -> float | None:
     return result if np.isfinite(result) and result > 0 else None
 
 
+def _read_mask(file: h5py.File, N: int, path: Path, extra: dict[str, Any]) -> np.ndarray | None:
+    """(N, N) bool bad-pixel mask of the detector, None when the file has none."""
+    mask_node = file.get(f"{DETECTOR}/mask")
+    if not isinstance(mask_node, h5py.Dataset):
+        return None
+    if mask_node.shape != (N, N) or mask_node.dtype.kind not in "biuf":
+        raise ScanFormatError(f"has shape {mask_node.shape} and dtype {mask_node.dtype}"
+                              f"; expected ({N}, {N}) numbers (nonzero = bad pixel)",
+                              source=path, key=f"{DETECTOR}/mask")
+    mask = np.asarray(mask_node[()]) != 0
+    extra["masked_pixels"] = int(mask.sum())
+    extra["detector_mask"] = mask
+    return mask
+
+
+def _detector_geometry(file: h5py.File, path: Path) -> tuple[float, float]:
+    """(distance, square pixel size) of the detector in metres."""
+    purpose = ("scan positions cannot be converted to pixels without it (the far-field "
+               "object pixel is wavelength * distance / (N * detector pixel))")
+    distance = _scalar(file, f"{DETECTOR}/distance", path, purpose)
+    pixel = _scalar(file, f"{DETECTOR}/x_pixel_size", path, purpose)
+    if file.get(f"{DETECTOR}/y_pixel_size") is not None:
+        pixel_y = _scalar(file, f"{DETECTOR}/y_pixel_size", path, purpose)
+        if abs(pixel_y - pixel) > 1e-3 * pixel:
+            raise ScanFormatError(
+                f"is {pixel_y:g} m but x_pixel_size is {pixel:g} m; non-square detector "
+                "pixels are not supported (resample the frames to square pixels)",
+                source=path, key=f"{DETECTOR}/y_pixel_size")
+    return distance, pixel
+
+
+def _read_extras(file: h5py.File, path: Path, extra: dict[str, Any]) -> float | None:
+    """Photons per pattern from our extra group (None when unknown); its scan index goes
+    into ``extra``."""
+    group = file.get(EXTRA_GROUP)
+    if not isinstance(group, h5py.Group):
+        return None
+    found = _read_optional(group, ("scan_index",), path, ndim=1)
+    if found is not None:
+        extra["scan_index"] = found[1]
+    return _positive_number(group.attrs.get("photons_per_pattern"))
+
+
+def _object_pixel_m(wavelength: float, distance: float, pixel: float, N: int,
+                    path: Path) -> float:
+    pixel_m = far_field_object_pixel_m(wavelength, distance, pixel, N)
+    if not (np.isfinite(pixel_m) and pixel_m > 0):
+        raise ScanFormatError(f"the geometry (wavelength {wavelength:g} m, distance {distance:g} "
+                              f"m, detector pixel {pixel:g} m) gives an object pixel of "
+                              f"{pixel_m:g} m; check these three values", source=path,
+                              key=f"{DETECTOR}/distance")
+    return pixel_m
+
+
+def _probe_or_estimate(found: tuple[str, np.ndarray, dict] | None,
+                       diffraction: CxiDiffraction, N: int, extra: dict[str, Any]
+                       ) -> tuple[str, np.ndarray]:
+    """(key, probe): the file's probe, else one estimated from the diffraction."""
+    if found is None:
+        extra["probe_estimated"] = True
+        return PROBE_PATHS[0], estimate_probe(diffraction, N)
+    if _flag(found[2].get("estimated")):
+        extra["probe_estimated"] = True
+    return found[0], found[1]
+
+
 def read_cxi(path: str | Path) -> Scan:
     """Load a CXI/HDF5 scan with lazily read diffraction (counts -> amplitudes)."""
     path = Path(path)
@@ -312,64 +378,26 @@ def read_cxi(path: str | Path) -> Scan:
     except OSError as error:
         raise ScanFormatError(f"the HDF5 file is truncated or corrupt and cannot be opened "
                               f"({error}); copy or export the file again", source=path) from None
+    extra: dict[str, Any] = {}
     with file:
         name, dataset = _diffraction_dataset(file, path)
-        N = int(dataset.shape[1])
-        extra: dict[str, Any] = {}
-        mask = None
-        mask_node = file.get(f"{DETECTOR}/mask")
-        if isinstance(mask_node, h5py.Dataset):
-            if mask_node.shape != (N, N) or mask_node.dtype.kind not in "biuf":
-                raise ScanFormatError(f"has shape {mask_node.shape} and dtype {mask_node.dtype}"
-                                      f"; expected ({N}, {N}) numbers (nonzero = bad pixel)",
-                                      source=path, key=f"{DETECTOR}/mask")
-            mask = np.asarray(mask_node[()]) != 0
-            extra["masked_pixels"] = int(mask.sum())
-            extra["detector_mask"] = mask
-        purpose = ("scan positions cannot be converted to pixels without it (the far-field "
-                   "object pixel is wavelength * distance / (N * detector pixel))")
-        distance = _scalar(file, f"{DETECTOR}/distance", path, purpose)
-        pixel = _scalar(file, f"{DETECTOR}/x_pixel_size", path, purpose)
-        if file.get(f"{DETECTOR}/y_pixel_size") is not None:
-            pixel_y = _scalar(file, f"{DETECTOR}/y_pixel_size", path, purpose)
-            if abs(pixel_y - pixel) > 1e-3 * pixel:
-                raise ScanFormatError(
-                    f"is {pixel_y:g} m but x_pixel_size is {pixel:g} m; non-square detector "
-                    "pixels are not supported (resample the frames to square pixels)",
-                    source=path, key=f"{DETECTOR}/y_pixel_size")
+        N, shape = int(dataset.shape[1]), dataset.shape
+        mask = _read_mask(file, N, path, extra)
+        distance, pixel = _detector_geometry(file, path)
         wavelength = _wavelength_m(file, path)
         translation = _translation(file, path, dataset.shape[0])
         origin = _origin(file[TRANSLATION].attrs.get(ORIGIN_ATTR))
         probe_found = _read_probe(file, path, N, extra)
         object_found = _read_optional(file, (OBJECT_PATH,), path, ndim=2)
-        photons = None
-        group = file.get(EXTRA_GROUP)
-        if isinstance(group, h5py.Group):
-            photons = _positive_number(group.attrs.get("photons_per_pattern"))
-            found = _read_optional(group, ("scan_index",), path, ndim=1)
-            if found is not None:
-                extra["scan_index"] = found[1]
-        shape = dataset.shape
+        photons = _read_extras(file, path, extra)
     diffraction = CxiDiffraction(path, name, shape, mask)
-    pixel_m = far_field_object_pixel_m(wavelength, distance, pixel, N)
-    if not (np.isfinite(pixel_m) and pixel_m > 0):
-        raise ScanFormatError(f"the geometry (wavelength {wavelength:g} m, distance {distance:g} "
-                              f"m, detector pixel {pixel:g} m) gives an object pixel of "
-                              f"{pixel_m:g} m; check these three values", source=path,
-                              key=f"{DETECTOR}/distance")
+    pixel_m = _object_pixel_m(wavelength, distance, pixel, N, path)
     positions = _positions_px(translation, pixel_m, N, origin)  # origin None: not ours
     if not np.isfinite(positions).all():
         raise ScanFormatError("gives NaN or Inf positions in pixels; check the sample "
                               "translation (metres) for bad values", source=path,
                               key=TRANSLATION)
-    probe_key = probe_found[0] if probe_found else PROBE_PATHS[0]
-    if probe_found is None:
-        probe = estimate_probe(diffraction, N)
-        extra["probe_estimated"] = True
-    else:
-        probe = probe_found[1]
-        if _flag(probe_found[2].get("estimated")):
-            extra["probe_estimated"] = True
+    probe_key, probe = _probe_or_estimate(probe_found, diffraction, N, extra)
     warning = far_field_check(wavelength, distance, pixel, N, positions)
     if warning:
         extra["near_field"] = warning
