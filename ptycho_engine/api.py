@@ -41,7 +41,7 @@ class TrainingObserver:
 
     def loss_floor(self, train: float, validation: float | None) -> None:
         """The lowest loss the training and validation data allow (a perfect prediction of
-        every count, see ``loss_floor``); sent once, after ``training_started``, when the
+        every count, see ``training.loss_floor``); sent once, after ``training_started``, when the
         loss has a Poisson term."""
 
     def epoch_finished(self, record: EpochRecord) -> None:

@@ -64,7 +64,7 @@ class FileWriteError(PtychoError, OSError):
     """A file could not be written (disk full, no permission, read-only disk).
 
     Also an ``OSError`` (same ``errno``), so older ``except OSError`` handlers still
-    catch it. Raised by ``atomic.atomic_write``, which leaves the previous file intact.
+    catch it. Raised by ``core.atomic.atomic_write``, which leaves the previous file intact.
     """
 
     def __init__(self, errno: int | None, message: str, path: str | Path):

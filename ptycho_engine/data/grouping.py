@@ -3,7 +3,7 @@
 PtychoPINN trains on groups of C = gridsize² overlapping patterns that share
 one object region; the overlap is what constrains the phase.
 
-Sampling ("sample-then-group", PtychoPINN reference section b.1): seeds are
+Sampling ("sample-then-group", docs/method.md, Grouping): seeds are
 every position in file order when ``n_groups`` is 0 or at least the number of
 positions, otherwise ``n_groups`` distinct positions drawn with
 ``np.random.default_rng(seed)`` and sorted. For gridsize ≥ 2 a group is the
@@ -152,7 +152,7 @@ def _sum_of_squares(diffraction: np.ndarray | LazyDiffraction) -> tuple[float, i
 
 
 def amplitude_normalisation(diffraction: np.ndarray | LazyDiffraction) -> float:
-    """Factor f with mean over patterns of Σ (f·X)² = (N/2)² (reference section c.1).
+    """Factor f with mean over patterns of Σ (f·X)² = (N/2)² (docs/method.md, Normalisation).
 
     diffraction: (n, N, N) amplitudes, sqrt(photons), any real dtype (summed in float64,
     so uint16 data cannot overflow); a numpy array or a LazyDiffraction read in chunks.

@@ -1,6 +1,6 @@
 """Ptychodus "product" HDF5 files: write our reconstructions, read anyone's.
 
-Layout (Ptychodus ``H5ProductFileIO``; reference a.2): root attributes
+Layout (that of Ptychodus' ``H5ProductFileIO``): root attributes
 ``name, comments, detector_object_distance_m, probe_energy_eV, exposure_time_s,
 probe_photon_count, mass_attenuation_m2_kg``; datasets ``probe_position_indexes,
 probe_position_x_m, probe_position_y_m`` (metres), ``probe`` (attrs

@@ -1,7 +1,7 @@
 """Reconstruction files: what ``reconstruct`` writes and ``evaluate`` reads.
 
 Three formats: our NPZ (defined here), the Ptychodus product HDF5
-(``product.py``) and amplitude/phase TIFF pairs (``tiff_export.py``, write only).
+(``product``) and amplitude/phase TIFF pairs (``tiff``, write only).
 ``save_reconstruction`` picks one by name or suffix; ``load_reconstruction``
 reads NPZ or product HDF5, chosen by the file's first bytes.
 """

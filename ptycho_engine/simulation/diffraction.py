@@ -1,6 +1,6 @@
 """Far-field diffraction of a scanned object, with Poisson noise, as a Scan.
 
-Forward model (PtychoPINN reference section e.5, orthonormal FFT):
+Forward model (docs/method.md, Simulation; orthonormal FFT):
     exit wave  ψ_b = P · O_b   (O_b the object patch at position b)
     counts     I_b = |fftshift(fft2(ψ_b, norm="ortho"))|²,   zero frequency at (N/2, N/2)
 The probe is first scaled by one real factor so that the mean over patterns of

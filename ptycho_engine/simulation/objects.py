@@ -71,7 +71,7 @@ def _draw_segments(canvas_size: int, count: int, rng: np.random.Generator) -> np
 
 def lines(size: int, seed: int, n_lines: int = 400, amp_min: float = 0.5,
           phase_rad: float = 1.5) -> np.ndarray:
-    """Random blurred line segments (PtychoPINN's "lines" recipe, reference section k.1).
+    """Random blurred line segments (PtychoPINN's "lines" recipe, docs/method.md, Simulation).
 
     ``n_lines`` one-pixel segments with random end points on a 2·size canvas,
     blurred as gf(σ=1) + 2·gf(σ=5) + 5·gf(σ=10), centre-cropped, scaled to a

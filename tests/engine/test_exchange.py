@@ -16,7 +16,8 @@ from ptycho_engine.outputs.tiff import tiff_paths, write_tiff_pair
 
 from .conftest import tiny_config
 
-# keys the original PtychoPINN reads from a scan NPZ (reference a.1) and the scalars we add
+# keys the original PtychoPINN reads from a scan NPZ (docs/method.md, Data conventions)
+# and the scalars we add
 PTYCHOPINN_KEYS = {"diffraction", "diff3d", "xcoords", "ycoords", "probeGuess", "objectGuess",
                    "xcoords_start", "ycoords_start", "scan_index", "Y"}
 OUR_SCALARS = {"nphotons", "object_pixel_m", "energy_eV", "detector_distance_m",
