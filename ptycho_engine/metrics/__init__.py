@@ -2,7 +2,7 @@
 
 from .evaluation import MIN_OVERLAP, Evaluation, evaluate
 from .frc import frc, frc_resolution
-from .phase import align_phase, relative_phase_plane, remove_phase_ramp, wrap_phase
+from .phase import align_phase, relative_phase_plane, remove_phase_ramp
 from .registration import register, shift_image
 from .similarity import pearson, psnr, ssim, ssim_map
 from .window import hann_tapered
@@ -23,5 +23,4 @@ __all__ = [
     "shift_image",
     "ssim",
     "ssim_map",
-    "wrap_phase",
 ]

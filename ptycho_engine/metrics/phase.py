@@ -51,11 +51,6 @@ def remove_phase_ramp(phase: np.ndarray, mask: np.ndarray | None = None) -> np.n
     return phase - _fit_plane(phase, _mask_or_all(phase.shape, mask))
 
 
-def wrap_phase(phase: np.ndarray) -> np.ndarray:
-    """Phase wrapped into (-pi, pi]."""
-    return np.angle(np.exp(1j * np.asarray(phase, dtype=np.float64)))
-
-
 def relative_phase_plane(
     reconstruction: np.ndarray, reference: np.ndarray, mask: np.ndarray | None = None
 ) -> np.ndarray:

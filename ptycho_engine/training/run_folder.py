@@ -99,10 +99,6 @@ class RunFolder:
 
     # ------------------------------------------------------------------ names
     @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
     def config_path(self) -> Path:
         return self.path / CONFIG_FILE
 
