@@ -1,8 +1,10 @@
 """Ptycho Studio's engine: scans in, a trained PtychoPINN model and stitched objects out.
 
-This module's exports are the engine's public API; the app and the CLI use
-nothing else. Light parts (config, scans, file formats) import at once; parts
-that need torch import on first use, so ``import ptycho_engine`` stays fast.
+This module's exports are the engine's public API: the app and scripts use
+nothing else (an import-linter contract keeps the app to it). Light parts
+(config, scans) import at once; parts that need torch import on first use, so
+``import ptycho_engine`` stays fast. The packages behind it, in layer order,
+are listed in the README's "Architecture".
 """
 
 from __future__ import annotations
