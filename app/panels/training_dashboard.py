@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..context import AppContext
+from ..dialogs import BUNDLE_FILTER
 from ..model_text import format_bytes, format_duration, format_loss
 from ..session import ModelEntry
 from ..training_control import RunStart, TrainingController
@@ -37,7 +38,6 @@ from ..workers.model_tasks import ExportedBundle, export_bundle_task
 if TYPE_CHECKING:
     from ptycho_engine import EpochRecord
 
-BUNDLE_FILTER = "Model bundle (*.ptyz);;All files (*)"
 BUNDLE_SUFFIX = ".ptyz"
 
 
