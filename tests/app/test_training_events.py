@@ -4,6 +4,9 @@ older preview is never drawn after a newer one."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -161,3 +164,15 @@ def test_the_dashboard_never_draws_an_older_preview_after_a_newer_one(qtbot, con
     assert dashboard.preview_epoch == 4 and dashboard.previews_drawn == 2
     assert dashboard.previews.dropped == 4  # 1 replaced, 2 twice, 3 late
     assert [epoch for epoch in drawn if epoch] == sorted(epoch for epoch in drawn if epoch)
+
+
+def test_the_window_and_the_training_events_import_without_torch():
+    """The app names engine types at run time only from the torch-free API (torch is imported
+    in the background after start-up)."""
+    code = ("import sys, app.main_window, app.training_control, app.workers.training; "
+            "print(sorted(name for name in ('torch', 'lightning') if name in sys.modules))")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
