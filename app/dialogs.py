@@ -15,6 +15,7 @@ SCAN_FILTER = "Scans (*.npz *.cxi *.h5 *.hdf5);;All files (*)"
 CONFIG_FILTER = "Config (*.toml);;All files (*)"
 PROBE_FILTER = "Probes (*.npz *.npy *.h5 *.hdf5 *.cxi);;All files (*)"
 PNG_FILTER = "PNG image (*.png)"
+BUNDLE_FILTER = "Model bundle (*.ptyz);;All files (*)"
 
 
 class Dialogs:

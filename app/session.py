@@ -10,12 +10,15 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ptycho_engine import ConfigError, PtychoConfig, Scan, validate, with_overrides
+
+if TYPE_CHECKING:
+    from ptycho_engine import Bundle, Reconstruction, TrainingResult
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class ModelEntry:
 
     kind: str
     label: str
-    source: Any
+    source: TrainingResult | Path | Bundle
     N: int
     run_dir: Path | None = None
     probe: np.ndarray | None = None
@@ -55,7 +58,7 @@ class ReconstructionEntry:
     landed (the engine's object has 0 there).
     """
 
-    reconstruction: Any
+    reconstruction: Reconstruction
     scan_key: int
     scan_name: str
     model: ModelEntry
@@ -269,10 +272,6 @@ class Session(QObject):
             self.trainingRunningChanged.emit(running)
             self.runsChanged.emit()
         self._update_training_allowed()
-
-    def notify_runs_changed(self) -> None:
-        """Run folders changed on disk (e.g. a run was written); lists should re-read them."""
-        self.runsChanged.emit()
 
     # ------------------------------------------------ model and reconstruction
     @property

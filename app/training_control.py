@@ -9,19 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from ptycho_engine import PtychoConfig, PtychoError, RunFolder, with_overrides
+from ptycho_engine import EpochRecord, PtychoConfig, PtychoError, RunFolder, with_overrides
 
 from .context import AppContext
 from .model_text import describe_run
 from .runs import new_run_dir, read_run, train_losses
 from .session import ModelEntry, ScanEntry
-from .workers import Job
-from .workers.disposal import dispose_later
-from .workers.training import TrainingEvents, training_task
+from .workers import Job, LossFloor, Preview, TrainingStarted
+from .workers.training import training_task
+
+if TYPE_CHECKING:
+    from ptycho_engine import TrainingResult
 
 
 @dataclass(frozen=True)
@@ -35,20 +37,20 @@ class RunStart:
 
 
 class TrainingController(QObject):
-    """One training at a time on the selected scan; its events re-emitted in the GUI thread.
+    """One training at a time on the selected scan; its typed events as GUI-thread signals.
 
-    Signals: ``runStarted(RunStart)``, ``started(total_epochs, batches, device)``,
-    ``lossFloor(train, validation or None)``,
-    ``epochFinished(record dict)``, ``previewReady(epoch, complex image)``,
+    Signals: ``runStarted(RunStart)``, ``started(TrainingStarted)``,
+    ``lossFloor(LossFloor)``, ``epochFinished(EpochRecord)``, ``previewReady(Preview)``
+    (every preview, in order; the dashboard draws the newest), and
     ``runEnded(status, message)`` with status 'finished', 'cancelled', 'time_limit'
-    or 'failed'.
+    or 'failed', once the training thread has ended.
     """
 
     runStarted = Signal(object)
-    started = Signal(int, int, str)
-    lossFloor = Signal(float, object)
+    started = Signal(object)
+    lossFloor = Signal(object)
     epochFinished = Signal(object)
-    previewReady = Signal(int, object)
+    previewReady = Signal(object)
     runEnded = Signal(str, str)
 
     def __init__(self, context: AppContext, runs_folder: Path, parent: QObject | None = None):
@@ -56,10 +58,11 @@ class TrainingController(QObject):
         self.context = context
         self.runs_folder = Path(runs_folder)
         self.job: Job | None = None
-        self.events: TrainingEvents | None = None
         self.run_dir: Path | None = None
         self._scan_key: int | None = None
-        self._end: tuple[str, str] | None = None
+        self._ending: tuple[str, str] | None = None
+        self._signals = {TrainingStarted: self.started, LossFloor: self.lossFloor,
+                         EpochRecord: self.epochFinished, Preview: self.previewReady}
 
     @property
     def running(self) -> bool:
@@ -119,19 +122,13 @@ class TrainingController(QObject):
     def _launch(self, entry: ScanEntry, config: PtychoConfig, run_dir: Path, *,
                 resume_from: Path | None) -> Job:
         self.runs_folder.mkdir(parents=True, exist_ok=True)
-        events = TrainingEvents(self)
-        events.started.connect(self.started)
-        events.lossFloor.connect(self.lossFloor)
-        events.epochFinished.connect(self.epochFinished)
-        events.previewReady.connect(self.previewReady)
-        events.finished.connect(self._on_finished)
-        events.failed.connect(self._on_failed_message)
-        events.resultReady.connect(self._on_result)
-        task = training_task(entry.scan, config, events, run_dir=run_dir,
-                             resume_from=resume_from)
-        self.events, self.run_dir, self._scan_key, self._end = events, run_dir, entry.key, None
-        job = self.context.jobs.start("Training", task, message=f"Training on {entry.name}…")
-        job.failed.connect(self._on_job_failed)
+        task = training_task(entry.scan, config, run_dir=run_dir, resume_from=resume_from)
+        self.run_dir, self._scan_key, self._ending = run_dir, entry.key, None
+        job = self.context.jobs.start("Training", task, message=f"Training on {entry.name}…",
+                                      keep_result_on_cancel=True)
+        job.event.connect(self._on_event)
+        job.succeeded.connect(self._on_result)
+        job.failed.connect(self._on_failed)
         job.done.connect(self._on_done)
         self.job = job
         self.context.session.set_training_running(True)
@@ -146,24 +143,25 @@ class TrainingController(QObject):
         if self.job is not None:
             self.job.cancel()
 
+    # --------------------------------------------------------------- events
+    @Slot(object)
+    def _on_event(self, event: object) -> None:
+        """Each typed training event to its signal (``Progress`` is the status bar's)."""
+        signal = self._signals.get(type(event))
+        if signal is not None:
+            signal.emit(event)
+
     # -------------------------------------------------------------- endings
-    @Slot(str, object)
-    def _on_finished(self, status: str, summary: dict[str, Any]) -> None:
-        epochs = summary.get("epochs", 0)
-        self._end = (status, f"{status.replace('_', ' ')} after {epochs} epochs")
-
-    @Slot(str)
-    def _on_failed_message(self, message: str) -> None:
-        self._end = ("failed", message)
-
     @Slot(object, str)
-    def _on_job_failed(self, error: Any, _details: str) -> None:
-        if self._end is None or self._end[0] != "failed":
-            self._end = ("failed", str(error))
+    def _on_failed(self, error: Exception, _details: str) -> None:
+        """The engine's message ends the run (the job manager shows the dialog)."""
+        self._ending = ("failed", str(error))
 
     @Slot(object)
-    def _on_result(self, result: Any) -> None:
-        """Make the trained model current (when at least one epoch finished)."""
+    def _on_result(self, result: TrainingResult) -> None:
+        """The run's ending; the trained model becomes current (when an epoch finished)."""
+        self._ending = (result.status, f"{result.status.replace('_', ' ')} after "
+                                       f"{len(result.history)} epochs")
         if not result.history:
             return
         run_dir = Path(result.run_dir)
@@ -178,9 +176,8 @@ class TrainingController(QObject):
 
     @Slot()
     def _on_done(self) -> None:
-        status, message = self._end or ("cancelled", "cancelled before training started")
-        dispose_later(self.events)  # not deleteLater: see app.workers.disposal
-        self.job, self.events = None, None
+        status, message = self._ending or ("cancelled", "cancelled before training started")
+        self.job = None
         self.context.session.set_training_running(False)
         self.runEnded.emit(status, message)
 

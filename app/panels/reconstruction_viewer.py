@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from ptycho_engine import PtychoError
 
 from ..context import AppContext
-from ..dialogs import PNG_FILTER
+from ..dialogs import BUNDLE_FILTER, PNG_FILTER
 from ..model_text import describe_bundle
 from ..session import ModelEntry, ReconstructionEntry, ScanEntry
 from ..widgets.comparison_view import ComparisonView
@@ -47,7 +47,9 @@ from ..workers.model_tasks import (
     save_reconstruction_task,
 )
 
-BUNDLE_FILTER = "Model bundle (*.ptyz);;All files (*)"
+if TYPE_CHECKING:
+    from ptycho_engine import Bundle
+
 REFERENCE_FILTER = "Reconstructions (*.npz *.h5 *.hdf5);;All files (*)"
 RESULT_FILTER = "Reconstruction NPZ (*.npz);;Product HDF5 (*.h5);;TIFF pair (*.tif);;All files (*)"
 NO_REFERENCE = "none"
@@ -80,6 +82,29 @@ class ReconstructionViewer(QWidget):
         return button
 
     def _build(self) -> None:
+        self.info_label = QLabel("No model yet.")
+        self.info_label.setObjectName("reconstructionInfo")
+        self.info_label.setWordWrap(True)
+        top, second = self._build_toolbars()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addLayout(second)
+        layout.addWidget(self.info_label)
+        layout.addWidget(self._build_views(), stretch=1)
+
+        self.reconstruct_button.clicked.connect(self.reconstruct_current)
+        self.load_model_button.clicked.connect(self.choose_and_load_model)
+        self.load_reference_button.clicked.connect(self.choose_and_load_reference)
+        self.reference_box.activated.connect(self._on_reference_chosen)
+        self.positions_toggle.toggled.connect(self.comparison.set_positions_visible)
+        self.profile_toggle.toggled.connect(self._on_profile_toggled)
+        self.save_button.clicked.connect(self.choose_and_save)
+        self.png_button.clicked.connect(self.choose_and_save_png)
+        self._update_buttons()
+
+    def _build_toolbars(self) -> tuple[QHBoxLayout, QHBoxLayout]:
+        """Model and reference above; view options and saving below."""
         self.reconstruct_button = self._button(
             "Reconstruct", "reconstructButton",
             "Stitch the selected scan with the current model (in the background)")
@@ -117,10 +142,10 @@ class ReconstructionViewer(QWidget):
         second.addStretch(1)
         second.addWidget(self.save_button)
         second.addWidget(self.png_button)
-        self.info_label = QLabel("No model yet.")
-        self.info_label.setObjectName("reconstructionInfo")
-        self.info_label.setWordWrap(True)
+        return top, second
 
+    def _build_views(self) -> QSplitter:
+        """The images (with the line profile) beside the metrics and the model's details."""
         self.comparison = ComparisonView()
         self.profile = LineProfile(self.comparison.recon.amplitude_view.plot)
         self.profile.setVisible(False)
@@ -148,23 +173,7 @@ class ReconstructionViewer(QWidget):
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
-        layout.addLayout(second)
-        layout.addWidget(self.info_label)
-        layout.addWidget(splitter, stretch=1)
-
-        self.reconstruct_button.clicked.connect(self.reconstruct_current)
-        self.load_model_button.clicked.connect(self.choose_and_load_model)
-        self.load_reference_button.clicked.connect(self.choose_and_load_reference)
-        self.reference_box.activated.connect(self._on_reference_chosen)
-        self.positions_toggle.toggled.connect(self.comparison.set_positions_visible)
-        self.profile_toggle.toggled.connect(self._on_profile_toggled)
-        self.save_button.clicked.connect(self.choose_and_save)
-        self.png_button.clicked.connect(self.choose_and_save_png)
-        self._update_buttons()
+        return splitter
 
     # ------------------------------------------------------------ references
     def _fill_references(self, entry: ScanEntry | None) -> None:
@@ -298,7 +307,7 @@ class ReconstructionViewer(QWidget):
                                        on_success=self._on_bundle_loaded,
                                        message=f"Checking {Path(path).name}…")
 
-    def _on_bundle_loaded(self, bundle: Any) -> None:
+    def _on_bundle_loaded(self, bundle: Bundle) -> None:
         details = describe_bundle(bundle.summary())
         entry = self.context.session.current_scan()
         action = (f"Use this model and reconstruct {entry.name}?" if entry is not None

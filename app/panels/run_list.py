@@ -8,8 +8,6 @@ starts or ends.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -129,14 +127,6 @@ class RunList(QWidget):
         if not rows or rows[0].row() >= len(self.records):
             return None
         return self.records[rows[0].row()]
-
-    def select_run(self, path: Path) -> bool:
-        """Select the row of run folder ``path`` (True when listed)."""
-        for row, record in enumerate(self.records):
-            if record.path.resolve() == Path(path).resolve():
-                self.table.selectRow(row)
-                return True
-        return False
 
     @Slot()
     def _on_selection(self) -> None:

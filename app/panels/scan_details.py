@@ -74,8 +74,3 @@ class ScanDetailsPanel(QWidget):
                                   f"<ul style='margin:0'>{items}</ul>")
         else:
             self.warnings.setText(NO_WARNINGS if entry is not None else "")
-
-    def warning_texts(self) -> list[str]:
-        """The warnings shown, as plain sentences (for tests and tooltips)."""
-        entry = self.context.session.current_scan()
-        return [] if entry is None else list(entry.summary["warnings"])

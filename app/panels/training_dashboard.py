@@ -2,18 +2,18 @@
 and the live stitched preview.
 
 A view on the TrainingController: everything arrives as GUI-thread signals
-with plain values; curves and previews are redrawn on one throttle timer, and
-only the newest preview is drawn (older ones are dropped). The preview keeps
-the operator's zoom and levels across updates.
+carrying typed events; curves and previews are redrawn on one throttle timer,
+and only the newest preview is drawn (``Newest``: a preview older than one
+already held or drawn is dropped). The preview keeps the operator's zoom and
+levels across updates.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -26,15 +26,18 @@ from PySide6.QtWidgets import (
 )
 
 from ..context import AppContext
+from ..dialogs import BUNDLE_FILTER
 from ..model_text import format_bytes, format_duration, format_loss
 from ..session import ModelEntry
 from ..training_control import RunStart, TrainingController
 from ..widgets.amplitude_phase import AmplitudePhaseView
 from ..widgets.training_plots import TrainingPlots
-from ..workers import Job
+from ..workers import Job, LossFloor, Newest, Preview, TrainingStarted
 from ..workers.model_tasks import ExportedBundle, export_bundle_task
 
-BUNDLE_FILTER = "Model bundle (*.ptyz);;All files (*)"
+if TYPE_CHECKING:
+    from ptycho_engine import EpochRecord
+
 BUNDLE_SUFFIX = ".ptyz"
 
 
@@ -56,7 +59,7 @@ class TrainingDashboard(QWidget):
         self._total_epochs = 0
         self._first_epoch = 0
         self._epoch_seconds: list[float] = []
-        self._pending_preview: tuple[int, np.ndarray] | None = None
+        self.previews: Newest[Preview] = Newest()
         self.preview_epoch = 0
         self.previews_drawn = 0
         self._scan_name = ""
@@ -70,7 +73,7 @@ class TrainingDashboard(QWidget):
         self.export_button.clicked.connect(self.choose_and_export)
         controller.runStarted.connect(self._on_run_started)
         controller.started.connect(self._on_started)
-        controller.lossFloor.connect(self.plots.set_loss_floor)
+        controller.lossFloor.connect(self._on_loss_floor)
         controller.epochFinished.connect(self._on_epoch)
         controller.previewReady.connect(self._on_preview)
         controller.runEnded.connect(self._on_run_ended)
@@ -78,6 +81,27 @@ class TrainingDashboard(QWidget):
 
     # ------------------------------------------------------------------ build
     def _build(self) -> None:
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainingProgress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.status_label = QLabel("Select a scan and click Train.")
+        self.status_label.setObjectName("trainingStatus")
+        self.status_label.setWordWrap(True)
+        self.export_label = QLabel("")
+        self.export_label.setObjectName("exportInfo")
+        self.export_label.setWordWrap(True)
+        self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(self._build_buttons())
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self._build_views(), stretch=1)
+        layout.addWidget(self.export_label)
+
+    def _build_buttons(self) -> QHBoxLayout:
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")
         self.train_button.setToolTip("Train PtychoPINN on the selected scan with the settings of "
@@ -99,22 +123,12 @@ class TrainingDashboard(QWidget):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.device_label)
+        return buttons
 
-        self.progress = QProgressBar()
-        self.progress.setObjectName("trainingProgress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("idle")
-        self.status_label = QLabel("Select a scan and click Train.")
-        self.status_label.setObjectName("trainingStatus")
-        self.status_label.setWordWrap(True)
+    def _build_views(self) -> QSplitter:
+        """The curves (with the latest losses) over the preview."""
         self.loss_label = QLabel(" ")
         self.loss_label.setObjectName("lossValues")
-        self.export_label = QLabel("")
-        self.export_label.setObjectName("exportInfo")
-        self.export_label.setWordWrap(True)
-        self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
         self.plots = TrainingPlots()
         self.preview_label = QLabel("Preview: none yet")
         self.preview_label.setObjectName("previewLabel")
@@ -138,14 +152,7 @@ class TrainingDashboard(QWidget):
         splitter.addWidget(preview)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status_label)
-        layout.addWidget(splitter, stretch=1)
-        layout.addWidget(self.export_label)
+        return splitter
 
     # ---------------------------------------------------------------- actions
     @Slot()
@@ -194,7 +201,7 @@ class TrainingDashboard(QWidget):
         self._total_epochs = start.epochs
         self._first_epoch = 0
         self._epoch_seconds = []
-        self._pending_preview = None
+        self.previews.reset()
         self.preview_epoch = 0
         self._scan_name = start.scan_name
         self.plots.clear()
@@ -208,19 +215,25 @@ class TrainingDashboard(QWidget):
         self.loss_label.setText(" ")
         self.preview_label.setText("Preview: waiting for the first epoch…")
 
-    @Slot(int, int, str)
-    def _on_started(self, total: int, batches: int, device: str) -> None:
+    @Slot(object)
+    def _on_started(self, started: TrainingStarted) -> None:
+        total = started.total_epochs
         self._total_epochs = total
-        self.device_label.setText(f"Device: {device}")
+        self.device_label.setText(f"Device: {started.device}")
         self.progress.setRange(0, max(total, 1))
-        self.progress.setFormat(f"epoch 0 of {total} · {batches} batches per epoch")
+        self.progress.setFormat(f"epoch 0 of {total} · {started.batches_per_epoch} batches "
+                                "per epoch")
 
     @Slot(object)
-    def _on_epoch(self, record: dict[str, Any]) -> None:
-        epoch = int(record["epoch"])
+    def _on_loss_floor(self, floor: LossFloor) -> None:
+        self.plots.set_loss_floor(floor.train, floor.validation)
+
+    @Slot(object)
+    def _on_epoch(self, record: EpochRecord) -> None:
+        epoch = record.epoch
         if not self._epoch_seconds:
             self._first_epoch = epoch - 1
-        self._epoch_seconds.append(float(record["seconds"]))
+        self._epoch_seconds.append(float(record.seconds))
         self.plots.add_epoch(record)
         total = max(self._total_epochs, epoch)
         mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
@@ -228,30 +241,28 @@ class TrainingDashboard(QWidget):
         self.progress.setRange(0, total)
         self.progress.setValue(epoch)
         self.progress.setFormat(f"epoch {epoch} of {total} · "
-                                f"{record['patterns_per_second']:,.0f} patterns/s · ETA {eta}")
-        val = record.get("val_loss")
-        self.loss_label.setText(f"epoch {epoch}: train loss {format_loss(record['train_loss'])}, "
-                                f"validation {format_loss(val)}, learning rate "
-                                f"{record['lr']:.3g}, {record['seconds']:.1f} s")
+                                f"{record.patterns_per_second:,.0f} patterns/s · ETA {eta}")
+        self.loss_label.setText(f"epoch {epoch}: train loss {format_loss(record.train_loss)}, "
+                                f"validation {format_loss(record.val_loss)}, learning rate "
+                                f"{record.lr:.3g}, {record.seconds:.1f} s")
 
-    @Slot(int, object)
-    def _on_preview(self, epoch: int, image: np.ndarray) -> None:
-        """Keep only the newest preview; it is drawn on the next throttled redraw."""
-        if epoch > self.preview_epoch:
-            self._pending_preview = (epoch, image)
+    @Slot(object)
+    def _on_preview(self, preview: Preview) -> None:
+        """Hold the newest preview (older ones are dropped); the next throttled redraw
+        draws it."""
+        if self.previews.offer(preview.epoch, preview):
             self.plots.schedule_redraw()
 
     @Slot()
     def _draw_preview(self) -> None:
-        pending, self._pending_preview = self._pending_preview, None
-        if pending is None or pending[0] <= self.preview_epoch:
+        preview = self.previews.take()
+        if preview is None:
             return
-        epoch, image = pending
-        self.preview_view.set_image(image)  # keeps zoom (same size) and hand-set levels
-        self.preview_epoch = epoch
+        self.preview_view.set_image(preview.image)  # keeps zoom (same size) and hand-set levels
+        self.preview_epoch = preview.epoch
         self.previews_drawn += 1
-        self.preview_label.setText(f"Preview after epoch {epoch} (stitched amplitude and "
-                                   f"phase of {self._scan_name})")
+        self.preview_label.setText(f"Preview after epoch {preview.epoch} (stitched amplitude "
+                                   f"and phase of {self._scan_name})")
 
     @Slot(str, str)
     def _on_run_ended(self, status: str, message: str) -> None:

@@ -180,6 +180,3 @@ class ComparisonView(QWidget):
     def set_positions_visible(self, visible: bool) -> None:
         for scatter in self.position_items:
             scatter.setVisible(visible)
-
-    def positions_visible(self) -> bool:
-        return self.position_items[0].isVisible()

@@ -60,6 +60,29 @@ class ComplexImageView(QWidget):
 
     # ------------------------------------------------------------------ build
     def _build(self, scaling: str, show_scaling: bool) -> None:
+        controls = self._build_controls(scaling, show_scaling)
+        self._build_plot()
+        self.readout = QLabel(" ")
+        self.readout.setObjectName("imageReadout")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, stretch=1)
+        layout.addWidget(self.readout)
+
+        self._refresh_colormap_choices()
+        self._update_controls()
+        self.component_box.currentTextChanged.connect(self.set_component)
+        self.scaling_box.currentTextChanged.connect(self._on_scaling)
+        self.colormap_box.currentTextChanged.connect(self._on_colormap)
+        self.auto_button.toggled.connect(self._on_auto_toggled)
+        self.export_button.clicked.connect(self._on_export_clicked)
+        self.histogram.sigLevelChangeFinished.connect(self._on_levels_moved)
+        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    def _build_controls(self, scaling: str, show_scaling: bool) -> QHBoxLayout:
         self.component_box = QComboBox()
         self.component_box.addItems(COMPONENTS)
         self.component_box.setCurrentText(self._component)
@@ -86,7 +109,10 @@ class ComplexImageView(QWidget):
         controls.addStretch(1)
         controls.addWidget(self.auto_button)
         controls.addWidget(self.export_button)
+        return controls
 
+    def _build_plot(self) -> None:
+        """The image in an aspect-locked plot (row 0 at the top) and its histogram."""
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.plot = self.graphics.addPlot(row=0, col=0)
@@ -102,25 +128,6 @@ class ComplexImageView(QWidget):
         self.histogram = pg.HistogramLUTItem(self.image_item)
         self._applied_colormap = ""
         self.graphics.addItem(self.histogram, row=0, col=1)
-        self.readout = QLabel(" ")
-        self.readout.setObjectName("imageReadout")
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.setSpacing(2)
-        layout.addLayout(controls)
-        layout.addWidget(self.graphics, stretch=1)
-        layout.addWidget(self.readout)
-
-        self._refresh_colormap_choices()
-        self._update_controls()
-        self.component_box.currentTextChanged.connect(self.set_component)
-        self.scaling_box.currentTextChanged.connect(self._on_scaling)
-        self.colormap_box.currentTextChanged.connect(self._on_colormap)
-        self.auto_button.toggled.connect(self._on_auto_toggled)
-        self.export_button.clicked.connect(self._on_export_clicked)
-        self.histogram.sigLevelChangeFinished.connect(self._on_levels_moved)
-        self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # ------------------------------------------------------------- public API
     def set_image(self, data: np.ndarray | None, *, auto_levels: bool | None = None,

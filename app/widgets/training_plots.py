@@ -9,7 +9,7 @@ arrive. See ``loss_scale`` for how negative losses go on the log axis.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,6 +18,9 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .log_ticks import log_ticks
 from .loss_scale import loss_curves
+
+if TYPE_CHECKING:
+    from ptycho_engine import EpochRecord
 
 REDRAW_MS = 100
 TRAIN_COLOR = "#1f77b4"
@@ -47,14 +50,13 @@ class _Buffer:
         self.size = 0
 
 
-def _value(record: dict[str, Any], key: str) -> float:
-    value = record.get(key)
+def _finite_or_nan(value: float | None) -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else math.nan
 
 
 class TrainingPlots(QWidget):
     """``lossPlot`` (train and validation loss per epoch, log y) and ``lrPlot`` (learning rate,
-    log y, same epoch axis). ``add_epoch`` takes the engine's epoch record as a dict;
+    log y, same epoch axis). ``add_epoch`` takes the engine's EpochRecord;
     ``redrawn`` fires after each (throttled) redraw, so companions can update with it."""
 
     redrawn = Signal()
@@ -124,12 +126,12 @@ class TrainingPlots(QWidget):
         self.loss_floor = (float(train), None if validation is None else float(validation))
         self.schedule_redraw()
 
-    def add_epoch(self, record: dict[str, Any]) -> None:
+    def add_epoch(self, record: EpochRecord) -> None:
         """Append one finished epoch and schedule a redraw."""
-        self._epochs.append(float(record["epoch"]))
-        self._train.append(_value(record, "train_loss"))
-        self._val.append(_value(record, "val_loss"))
-        self._lr.append(_value(record, "lr"))
+        self._epochs.append(float(record.epoch))
+        self._train.append(_finite_or_nan(record.train_loss))
+        self._val.append(_finite_or_nan(record.val_loss))
+        self._lr.append(_finite_or_nan(record.lr))
         self.schedule_redraw()
 
     def schedule_redraw(self) -> None:

@@ -1,18 +1,26 @@
-"""Latest-request-wins jobs: answers to superseded requests are dropped (ndv's generation counter).
+"""Stale answers are dropped, never shown after newer ones (ndv's generation counter).
 
-Use it for anything a user can re-request before the previous answer arrives:
-the mean pattern of another scan, a preview, a reconstruction.
+- :class:`LatestOnly` for anything a user can re-request before the previous
+  answer arrives (the mean pattern of another scan, a reconstruction, the run
+  list): each request gets the next generation; only the newest one's answer
+  is delivered.
+- :class:`Newest` for answers that a producer numbers itself (a training's
+  previews, numbered by epoch): the view keeps the newest until it draws it,
+  and anything numbered at or below what it already holds or drew is dropped.
+  It is the app's one rule for stale previews.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QObject
 
 from .manager import JobManager
 from .runner import Job, Task
+
+T = TypeVar("T")
 
 
 class LatestOnly(QObject):
@@ -44,8 +52,7 @@ class LatestOnly(QObject):
         """Start ``task``; ``on_result(result)`` runs in the GUI thread if still current."""
         self.invalidate()
         generation = self._generation
-        job = self._jobs.start(title or self._title, task, report_errors=False,
-                               generation=generation)
+        job = self._jobs.start(title or self._title, task, report_errors=False)
         job.succeeded.connect(lambda result: self._deliver(generation, result, on_result))
         job.failed.connect(lambda error, details: self._fail(job, generation, error, details))
         job.done.connect(lambda: self._forget(job))
@@ -72,3 +79,38 @@ class LatestOnly(QObject):
         if generation == self._generation:
             self._job = None
             self._jobs.report_failure(job.title, error, details)
+
+
+class Newest(Generic[T]):
+    """The newest of numbered answers, held until taken (GUI thread only).
+
+    ``offer(number, value)`` keeps ``value`` when ``number`` is above every number
+    offered since the last :meth:`reset`, replacing a held value not yet taken;
+    otherwise the value is stale. Both the stale and the replaced are counted in
+    ``dropped``. So nothing older is ever taken after something newer.
+    """
+
+    def __init__(self) -> None:
+        self.newest = 0
+        self.dropped = 0
+        self._held: T | None = None
+
+    def offer(self, number: int, value: T) -> bool:
+        """Hold ``value`` if it is the newest yet (True), else drop it (False)."""
+        if number <= self.newest:
+            self.dropped += 1
+            return False
+        if self._held is not None:
+            self.dropped += 1
+        self.newest, self._held = number, value
+        return True
+
+    def take(self) -> T | None:
+        """The held value (then none is held), or None."""
+        held, self._held = self._held, None
+        return held
+
+    def reset(self) -> None:
+        """Start again from number 0 (a new run); a held value is dropped."""
+        self.newest = 0
+        self._held = None

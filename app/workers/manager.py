@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from .disposal import dispose_later
+from .events import Progress
 from .runner import Job, Task
 
 
@@ -25,16 +26,16 @@ class JobManager(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._running: list[Job] = []
-        self._progress: dict[int, tuple[int, int]] = {}
 
     def start(self, title: str, task: Task, *,
               on_success: Callable[[Any], None] | None = None,
-              report_errors: bool = True, generation: int = 0,
-              message: str | None = None) -> Job:
+              report_errors: bool = True, message: str | None = None,
+              keep_result_on_cancel: bool = False) -> Job:
         """Run ``task`` in a thread; failures go to ``jobFailed`` unless ``report_errors``
         is False (the caller then handles ``job.failed`` itself). ``message`` is shown in
-        the status bar until the task reports its own."""
-        job = Job(title, task, self, generation=generation)
+        the status bar until the task reports its own. The job's signals are queued from
+        its thread, so connections made right after this returns miss nothing."""
+        job = Job(title, task, self, keep_result_on_cancel=keep_result_on_cancel)
         if message:
             job.message = message
         if on_success is not None:
@@ -42,10 +43,9 @@ class JobManager(QObject):
         if report_errors:
             job.failed.connect(lambda error, details: self.report_failure(title, error,
                                                                           details))
-        job.progress.connect(lambda done, total, _message: self._on_progress(job, done, total))
+        job.event.connect(self._on_event)
         job.done.connect(lambda: self._on_done(job))
         self._running.append(job)
-        self._progress[id(job)] = (0, 0)
         job.start()
         self.activityChanged.emit()
         return job
@@ -66,9 +66,8 @@ class JobManager(QObject):
         if not self._running:
             return "", 0, 0
         job = self._running[-1]
-        done, total = self._progress.get(id(job), (0, 0))
         more = f" (+{len(self._running) - 1} more)" if len(self._running) > 1 else ""
-        return job.message + more, done, total
+        return job.message + more, job.progress.done, job.progress.total
 
     def cancel_all(self) -> None:
         """Ask every running job to stop (cooperatively); returns at once."""
@@ -83,13 +82,13 @@ class JobManager(QObject):
             ended = job.wait(timeout_ms) and ended
         return ended
 
-    def _on_progress(self, job: Job, done: int, total: int) -> None:
-        self._progress[id(job)] = (done, total)
-        self.activityChanged.emit()
+    @Slot(object)
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, Progress):
+            self.activityChanged.emit()
 
     def _on_done(self, job: Job) -> None:
         if job in self._running:
             self._running.remove(job)
-        self._progress.pop(id(job), None)
         dispose_later(job)  # not deleteLater: see disposal
         self.activityChanged.emit()

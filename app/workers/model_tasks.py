@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from ptycho_engine import PtychoError, Scan
 
 from ..runs import RunRecord, list_runs
 from .runner import Task, TaskContext
+
+if TYPE_CHECKING:
+    from ptycho_engine import Bundle, Reconstruction, TrainingResult
 
 
 @dataclass(frozen=True)
@@ -33,20 +36,21 @@ class ReconstructionResult:
     """A reconstruction, its display copy and its comparison (metrics None, with a note,
     when there is none)."""
 
-    reconstruction: Any
+    reconstruction: Reconstruction
     display: np.ndarray
     metrics: dict[str, Any] | None
     metrics_note: str
 
 
-def display_object(reconstruction: Any) -> np.ndarray:
+def display_object(reconstruction: Reconstruction) -> np.ndarray:
     """The stitched object (H, W) complex64 with NaN where no patch landed (weight 0), so
     the viewer neither shows nor fits its levels to the empty border."""
     return np.where(reconstruction.weight > 0, reconstruction.object,
                     np.complex64(np.nan)).astype(np.complex64)
 
 
-def compare(reconstruction: Any, reference: Reference | None) -> tuple[dict | None, str]:
+def compare(reconstruction: Reconstruction,
+            reference: Reference | None) -> tuple[dict | None, str]:
     """The engine's metrics of ``reconstruction`` against ``reference`` (alignment applied).
 
     The reconstruction's offset is expressed in the reference's frame; a
@@ -66,7 +70,8 @@ def compare(reconstruction: Any, reference: Reference | None) -> tuple[dict | No
     return result.to_dict(), f"against {reference.label}"
 
 
-def reconstruct_task(model: Any, scan: Scan, reference: Reference | None) -> Task:
+def reconstruct_task(model: TrainingResult | Path | Bundle, scan: Scan,
+                     reference: Reference | None) -> Task:
     """Stitch ``scan`` with ``model`` (TrainingResult, run folder or Bundle), then compare."""
 
     def task(context: TaskContext) -> ReconstructionResult:
@@ -84,7 +89,7 @@ def reconstruct_task(model: Any, scan: Scan, reference: Reference | None) -> Tas
     return task
 
 
-def compare_task(reconstruction: Any, reference: Reference | None) -> Task:
+def compare_task(reconstruction: Reconstruction, reference: Reference | None) -> Task:
     """Only the comparison (a new reference for the reconstruction on show)."""
 
     def task(context: TaskContext) -> tuple[dict | None, str]:
@@ -111,7 +116,7 @@ def load_reference_task(path: Path) -> Task:
 def load_bundle_task(path: Path) -> Task:
     """Open and check a model bundle (format version, checksums, weights)."""
 
-    def task(context: TaskContext) -> Any:
+    def task(context: TaskContext) -> Bundle:
         context.report(0, 0, f"Checking {path.name}…")
         from ptycho_engine import load_bundle
 
@@ -128,7 +133,7 @@ class ExportedBundle:
     size: int
 
 
-def export_bundle_task(source: Any, path: Path) -> Task:
+def export_bundle_task(source: TrainingResult | Path, path: Path) -> Task:
     """Write a bundle (atomically, by the engine) from a TrainingResult or a run folder."""
 
     def task(context: TaskContext) -> ExportedBundle:
@@ -141,7 +146,7 @@ def export_bundle_task(source: Any, path: Path) -> Task:
     return task
 
 
-def save_reconstruction_task(reconstruction: Any, path: Path, *, scan: Scan | None,
+def save_reconstruction_task(reconstruction: Reconstruction, path: Path, *, scan: Scan | None,
                              probe: np.ndarray | None, losses: tuple[float, ...]) -> Task:
     """Write NPZ, product HDF5 or a TIFF pair (chosen by the suffix); returns the files."""
 

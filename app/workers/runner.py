@@ -1,8 +1,10 @@
-"""Run a function in a QThread: the worker/thread wiring, cooperative cancel, GUI-side signals.
+"""Run a function in a QThread: one worker, its typed events, the result or the error once.
 
-The wiring follows superqt's order: create the thread, move the worker to it,
-connect ``started`` to the worker's run slot, connect the worker's
-``finished`` to the thread's ``quit``, then start.
+The model is superqt's worker (``superqt.utils._qthreading``): one worker
+object whose signals carry the task's events in order, then exactly one
+outcome, then ``finished``. The wiring follows superqt's order: create the
+thread, move the worker to it, connect ``started`` to the worker's run slot,
+connect the worker's ``finished`` to the thread's ``quit``, then start.
 The worker's signals are emitted in the worker thread and connected only to
 ``@Slot`` methods of a :class:`Job`, which lives in the GUI thread and
 re-emits them there; so code that uses a Job may connect plain lambdas.
@@ -24,22 +26,27 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from ptycho_engine import CancelToken
 
 from .disposal import dispose_later
+from .events import Progress
 
 
 class TaskContext:
-    """What a task function receives: the cancel token and a progress reporter."""
+    """What a task function receives: the cancel token and the way to send events."""
 
-    def __init__(self, token: CancelToken, report: Callable[[int, int, str], None]):
+    def __init__(self, token: CancelToken, emit: Callable[[object], None]):
         self.token = token
-        self._report = report
+        self._emit = emit
 
     @property
     def cancelled(self) -> bool:
         return self.token.cancelled
 
+    def emit(self, event: object) -> None:
+        """Send a typed event (see ``events``) to the GUI thread; it arrives on ``Job.event``."""
+        self._emit(event)
+
     def report(self, done: int, total: int, message: str = "") -> None:
         """Tell the GUI how far the work is; ``total == 0`` means "busy, size unknown"."""
-        self._report(int(done), int(total), message)
+        self._emit(Progress(int(done), int(total), message))
 
 
 Task = Callable[[TaskContext], Any]
@@ -47,22 +54,24 @@ Task = Callable[[TaskContext], Any]
 
 
 class _Worker(QObject):
-    """Runs one task in its thread and reports through signals (emitted in that thread)."""
+    """Runs one task in its thread: its events, then one of ``succeeded``, ``failed`` or
+    ``cancelled``, then ``finished`` (all emitted in that thread)."""
 
-    progressed = Signal(int, int, str)
+    event = Signal(object)
     succeeded = Signal(object)
     failed = Signal(object, str)
     cancelled = Signal()
     finished = Signal()
 
-    def __init__(self, task: Task, token: CancelToken):
+    def __init__(self, task: Task, token: CancelToken, keep_result_on_cancel: bool):
         super().__init__()
-        self._task = task
+        self._task: Task | None = task
         self._token = token
+        self._keep_result_on_cancel = keep_result_on_cancel
 
     @Slot()
     def run(self) -> None:
-        context = TaskContext(self._token, self.progressed.emit)
+        context = TaskContext(self._token, self.event.emit)
         try:
             result = self._task(context)
         except Exception as error:  # noqa: BLE001 - every failure goes to the GUI's dialog
@@ -71,7 +80,7 @@ class _Worker(QObject):
             else:
                 self.failed.emit(error, traceback.format_exc())
         else:
-            if self._token.cancelled:
+            if self._token.cancelled and not self._keep_result_on_cancel:
                 self.cancelled.emit()
             else:
                 self.succeeded.emit(result)
@@ -83,25 +92,28 @@ class _Worker(QObject):
 class Job(QObject):
     """One task in its own QThread, seen from the GUI thread.
 
-    Exactly one of ``succeeded(result)``, ``failed(error, traceback_text)`` or
-    ``cancelled()`` is emitted, then ``done()`` once the thread has ended.
-    ``generation`` is free for callers that drop stale answers (see
-    :class:`app.workers.latest.LatestOnly`).
+    ``event(e)`` carries each typed event the task sends, in order (``Progress``
+    also updates :attr:`progress` and :attr:`message`). Then exactly one of
+    ``succeeded(result)``, ``failed(error, traceback_text)`` or ``cancelled()`` is
+    emitted, and ``done()`` once the thread has ended. After :meth:`cancel` the
+    result is dropped (``cancelled``), unless ``keep_result_on_cancel``: a task
+    that stops early on a cancel and returns what it has (a training) delivers that.
     """
 
-    progress = Signal(int, int, str)
+    event = Signal(object)
     succeeded = Signal(object)
     failed = Signal(object, str)
     cancelled = Signal()
     done = Signal()
 
     def __init__(self, title: str, task: Task, parent: QObject | None = None, *,
-                 generation: int = 0):
+                 keep_result_on_cancel: bool = False):
         super().__init__(parent)
         self.title = title
-        self.generation = generation
         self.message = title
+        self.progress = Progress(0, 0)
         self._task: Task | None = task
+        self._keep_result_on_cancel = keep_result_on_cancel
         self._token = CancelToken()
         self._thread: QThread | None = None
         self._worker: _Worker | None = None
@@ -121,11 +133,11 @@ class Job(QObject):
             raise RuntimeError(f"job {self.title!r} was already started")
         thread = QThread()
         thread.setObjectName(f"job: {self.title}")
-        worker = _Worker(self._task, self._token)
+        worker = _Worker(self._task, self._token, self._keep_result_on_cancel)
         self._task = None
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.progressed.connect(self._on_progress)
+        worker.event.connect(self._on_event)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
@@ -137,7 +149,7 @@ class Job(QObject):
         return self
 
     def cancel(self) -> None:
-        """Ask the task to stop; it stops at its next check and ``cancelled`` follows."""
+        """Ask the task to stop; it stops at its next check."""
         self._token.cancel()
 
     def wait(self, timeout_ms: int | None = None) -> bool:
@@ -151,11 +163,13 @@ class Job(QObject):
         return thread.wait() if timeout_ms is None else thread.wait(int(timeout_ms))
 
     # Slots run in the GUI thread: the worker's signals arrive queued.
-    @Slot(int, int, str)
-    def _on_progress(self, done: int, total: int, message: str) -> None:
-        if message:
-            self.message = message
-        self.progress.emit(done, total, message)
+    @Slot(object)
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, Progress):
+            self.progress = event
+            if event.message:
+                self.message = event.message
+        self.event.emit(event)
 
     @Slot(object)
     def _on_succeeded(self, result: Any) -> None:
@@ -183,8 +197,7 @@ class Job(QObject):
 
 def run_in_thread(title: str, task: Task, parent: QObject, *,
                   on_success: Callable[[Any], None] | None = None,
-                  on_failure: Callable[[Any, str], None] | None = None,
-                  on_progress: Callable[[int, int, str], None] | None = None) -> Job:
+                  on_failure: Callable[[Any, str], None] | None = None) -> Job:
     """Start ``task`` in a new QThread and return its Job, owned by ``parent``.
 
     The parent keeps the Job (and so its thread) alive; it must not be deleted
@@ -196,6 +209,4 @@ def run_in_thread(title: str, task: Task, parent: QObject, *,
         job.succeeded.connect(on_success)
     if on_failure is not None:
         job.failed.connect(on_failure)
-    if on_progress is not None:
-        job.progress.connect(on_progress)
     return job.start()

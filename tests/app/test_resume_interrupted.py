@@ -76,7 +76,7 @@ def test_close_during_training_then_yes_at_the_next_start_resumes_the_run(
 
     second = make_window(settings_dir=settings_dir)
     epochs = []
-    second.training.epochFinished.connect(lambda record: epochs.append(record["epoch"]))
+    second.training.epochFinished.connect(lambda record: epochs.append(record.epoch))
     second.show()
     qtbot.waitUntil(lambda: len(dialogs.questions) == asked + 1)
     assert dialogs.questions[-1] == (

@@ -112,10 +112,10 @@ def test_200_tiny_epochs_with_previews_leak_no_memory_threads_timers_or_files(
 
     rss_at: dict[int, float] = {}
     window.training.epochFinished.connect(
-        lambda record: rss_at.setdefault(record["epoch"], rss_mb())
-        if record["epoch"] == FIRST_COUNTED_EPOCH else None)
+        lambda record: rss_at.setdefault(record.epoch, rss_mb())
+        if record.epoch == FIRST_COUNTED_EPOCH else None)
     previews: list[int] = []
-    window.training.previewReady.connect(lambda epoch, _image: previews.append(epoch))
+    window.training.previewReady.connect(lambda preview: previews.append(preview.epoch))
     started = time.perf_counter()
     assert train_in_window(qtbot, window, SOAK_EPOCHS, SOAK_TIMEOUT) == "finished"
     seconds = time.perf_counter() - started

@@ -37,8 +37,8 @@ def test_train_shows_epochs_curves_and_previews_then_exports(qtbot, make_window,
     window = ready_window(qtbot, make_window, sim_scan_file, epochs=3)
     dashboard = window.training_dashboard
     epochs, previews = [], []
-    window.training.epochFinished.connect(lambda record: epochs.append(dict(record)))
-    window.training.previewReady.connect(lambda epoch, image: previews.append(epoch))
+    window.training.epochFinished.connect(epochs.append)
+    window.training.previewReady.connect(lambda preview: previews.append(preview.epoch))
     train = button(window, "trainButton")
     assert train.isEnabled()
     preview = window.findChild(QWidget, "previewView")
@@ -53,7 +53,7 @@ def test_train_shows_epochs_curves_and_previews_then_exports(qtbot, make_window,
         range_before = preview.amplitude_view.plot.getViewBox().viewRange()
         preview.amplitude_view.set_levels(0.1, 0.3)
     assert ended.args[0] == "finished"
-    assert [record["epoch"] for record in epochs] == [1, 2, 3]
+    assert [record.epoch for record in epochs] == [1, 2, 3]
     assert previews == sorted(previews) and previews[-1] == 3
     qtbot.waitUntil(train.isEnabled)
     assert not button(window, "stopButton").isEnabled()
@@ -65,15 +65,15 @@ def test_train_shows_epochs_curves_and_previews_then_exports(qtbot, make_window,
     train_curve, val_curve = loss_plot.getPlotItem().listDataItems()[:2]
     assert list(train_curve.xData) == [1.0, 2.0, 3.0]
     floor = json.loads((window.training.run_dir / "run.json").read_text())["loss_floor"]
-    losses = np.array([record["train_loss"] for record in epochs])
-    val = np.array([record["val_loss"] for record in epochs])
+    losses = np.array([record.train_loss for record in epochs])
+    val = np.array([record.val_loss for record in epochs])
     np.testing.assert_allclose(train_curve.yData, losses - floor["train"], rtol=1e-9)
     np.testing.assert_allclose(val_curve.yData, val - floor["validation"], rtol=1e-9)
     assert np.all(train_curve.yData > 0)
     assert "floor" in loss_plot.getPlotItem().getAxis("left").labelText
     lr_plot = window.findChild(pg.PlotWidget, "lrPlot")
     np.testing.assert_allclose(lr_plot.getPlotItem().listDataItems()[0].yData,
-                               [record["lr"] for record in epochs])
+                               [record.lr for record in epochs])
     assert "epoch 3 of 3" in window.findChild(QWidget, "trainingProgress").format()
     assert "CPU" in window.findChild(QLabel, "trainingDevice").text()
 
@@ -211,7 +211,7 @@ def test_resume_a_run_from_the_run_list(qtbot, make_window, dialogs, sim_scan_fi
     resume = button(window, "resumeButton")
     assert resume.isEnabled()
     epochs = []
-    window.training.epochFinished.connect(lambda record: epochs.append(record["epoch"]))
+    window.training.epochFinished.connect(lambda record: epochs.append(record.epoch))
     with qtbot.waitSignal(window.training.runEnded, timeout=TRAINING_TIMEOUT) as ended:
         qtbot.mouseClick(resume, Qt.MouseButton.LeftButton)
     assert ended.args[0] == "finished" and epochs == [2]

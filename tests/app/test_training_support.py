@@ -1,10 +1,9 @@
 """Pieces behind the dashboard and the run list that need no window: the loss axis, the
-plots' throttle, run folders, and the latest-only preview hand-over between threads."""
+plots' throttle, run folders, and the one rule for stale previews."""
 
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -13,7 +12,8 @@ import numpy as np
 from app.runs import list_runs, new_run_dir, read_run, train_losses
 from app.widgets.loss_scale import loss_curves
 from app.widgets.training_plots import TrainingPlots
-from app.workers.training import TrainingEvents
+from app.workers import Newest, Preview
+from ptycho_engine import EpochRecord
 
 
 def test_negative_losses_become_excess_over_the_lowest_plus_delta():
@@ -69,8 +69,8 @@ def test_plots_redraw_at_most_once_per_interval(qtbot):
     plots.redraw()  # the initial, empty draw
     before = plots.redraws
     for epoch in range(1, 51):  # 50 epochs arriving in one burst
-        plots.add_epoch({"epoch": epoch, "train_loss": -100.0 - epoch, "val_loss": None,
-                         "lr": 1e-3, "seconds": 0.1, "patterns_per_second": 10.0})
+        plots.add_epoch(EpochRecord(epoch=epoch, train_loss=-100.0 - epoch, val_loss=None,
+                                    lr=1e-3, seconds=0.1, patterns_per_second=10.0))
     assert plots.redraws == before  # nothing drawn synchronously
     qtbot.waitUntil(lambda: plots.redraws == before + 1, timeout=2000)
     qtbot.wait(250)
@@ -81,26 +81,31 @@ def test_plots_redraw_at_most_once_per_interval(qtbot):
     np.testing.assert_allclose(data["lr"], 1e-3)
 
 
-def test_only_the_newest_preview_reaches_the_gui(qtbot):
-    events = TrainingEvents()
-    shown = []
-    events.previewReady.connect(lambda epoch, image: shown.append((epoch, image[0, 0])))
-    images = [np.full((4, 4), k, np.complex64) for k in range(4)]
+def test_the_newest_preview_is_held_and_older_ones_are_dropped():
+    previews = Newest()
+    images = {epoch: Preview(epoch, np.full((4, 4), epoch, np.complex64))
+              for epoch in range(1, 6)}
+    assert previews.take() is None
+    assert previews.offer(1, images[1]) and previews.offer(3, images[3])  # 1 never taken
+    assert not previews.offer(2, images[2])  # older than the one held: stale
+    assert previews.take() is images[3] and previews.take() is None
+    assert not previews.offer(3, images[3])  # already taken (drawn): not again
+    assert previews.offer(5, images[5]) and not previews.offer(4, images[4])
+    assert previews.take() is images[5]
+    assert previews.dropped == 4  # 1 replaced; 2, 3 again and 4 stale
+    previews.reset()  # a new run numbers its epochs from 1 again
+    assert previews.offer(1, images[1]) and previews.take() is images[1]
 
-    def training_thread():  # three previews faster than the GUI thread takes them
-        for epoch in (1, 2, 3):
-            events.post_preview(epoch, images[epoch])
 
-    thread = threading.Thread(target=training_thread)
-    thread.start()
-    thread.join()
-    qtbot.waitUntil(lambda: len(shown) >= 1)
-    qtbot.wait(50)
-    assert shown == [(3, 3)]  # epochs 1 and 2 were late: dropped, never shown
-    assert events.previews_dropped == 2
-    events.post_preview(2, images[2])  # an older epoch arriving after a newer one
-    qtbot.wait(50)
-    assert shown == [(3, 3)]
+def test_a_preview_is_made_once_from_the_engines_amplitude_and_phase():
+    amplitude = np.array([[0.0, 2.0], [1.0, 0.5]], np.float32)
+    phase = np.array([[1.0, np.pi / 2], [0.0, -np.pi / 2]], np.float32)
+    preview = Preview.from_engine(np.int64(7), amplitude, phase)
+    assert type(preview.epoch) is int and preview.epoch == 7
+    assert preview.image.dtype == np.complex64 and preview.image.shape == (2, 2)
+    assert np.isnan(preview.image[0, 0])  # nothing stitched there: drawn transparent
+    np.testing.assert_allclose(preview.image[[0, 1, 1], [1, 0, 1]], [2j, 1.0, -0.5j],
+                               atol=1e-6)
 
 
 def write_run(folder: Path, info: dict | None, epochs: int, checkpoint: bool) -> Path:

@@ -1,14 +1,25 @@
-"""The worker pattern: results in the GUI thread, failures with tracebacks, cooperative cancel,
-stop-and-wait, and the generation counter that drops stale answers."""
+"""The worker pattern: typed events and results in the GUI thread, each outcome exactly once,
+failures with tracebacks, cooperative cancel, stop-and-wait, and the generation counter that
+drops stale answers."""
 
 from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QObject, QThread
 
-from app.workers import CancelToken, Job, JobManager, LatestOnly, TaskContext, run_in_thread
+from app.workers import (
+    CancelToken,
+    Job,
+    JobManager,
+    LatestOnly,
+    Preview,
+    Progress,
+    TaskContext,
+    run_in_thread,
+)
 
 
 @pytest.fixture
@@ -32,15 +43,16 @@ def test_result_arrives_in_gui_thread_and_task_ran_in_another(qtbot, owner):
         context.report(1, 2, "half way")
         return 6 * 7
 
-    progress, results = [], []
+    events, results = [], []
     job = Job("answer", task, parent)
-    job.progress.connect(lambda done, total, message: progress.append((done, total, message)))
+    job.event.connect(events.append)
     job.succeeded.connect(lambda result: results.append(
         (result, QThread.currentThread() is parent.thread())))
     with qtbot.waitSignal(job.done, timeout=5000):
         job.start()
     assert results == [(42, True)]
-    assert progress == [(1, 2, "half way")]
+    assert events == [Progress(1, 2, "half way")]
+    assert job.progress == Progress(1, 2, "half way") and job.message == "half way"
     assert seen["task_thread"] != threading.get_ident()
     assert not job.is_running
 
@@ -60,24 +72,74 @@ def test_failure_carries_the_error_and_its_traceback(qtbot, owner):
     assert "broken_task" in details and "Traceback" in details
 
 
-def test_cancel_is_cooperative_and_reports_cancelled(qtbot, owner):
+def record_outcomes(job: Job) -> list:
+    """Every outcome signal of ``job`` in order, ``done`` last."""
+    outcomes = []
+    job.succeeded.connect(lambda result: outcomes.append(("succeeded", result)))
+    job.failed.connect(lambda error, _details: outcomes.append(("failed", str(error))))
+    job.cancelled.connect(lambda: outcomes.append(("cancelled",)))
+    job.done.connect(lambda: outcomes.append(("done",)))
+    return outcomes
+
+
+def test_typed_events_arrive_in_order_with_their_types_then_one_result(qtbot, owner):
     parent, _ = owner
+    image = np.ones((3, 3), np.complex64)
+
+    def task(context: TaskContext) -> str:
+        context.report(0, 2, "starting")
+        for epoch in (1, 2):
+            context.emit(Preview(epoch, image * epoch))
+        return "trained"
+
+    received = []
+    job = Job("events", task, parent)
+    job.event.connect(lambda event: received.append(
+        (type(event), QThread.currentThread() is parent.thread())))
+    outcomes = record_outcomes(job)
+    with qtbot.waitSignal(job.done, timeout=5000):
+        job.start()
+    assert received == [(Progress, True), (Preview, True), (Preview, True)]
+    assert outcomes == [("succeeded", "trained"), ("done",)]
+
+
+def test_a_failure_is_delivered_exactly_once(qtbot, owner):
+    _, manager = owner
+    reports = []
+    manager.jobFailed.connect(lambda title, error, details: reports.append(str(error)))
+
+    def task(context: TaskContext) -> None:
+        context.report(0, 0, "about to fail")
+        raise RuntimeError("no more disk")
+
+    job = manager.start("Fail", task)
+    outcomes = record_outcomes(job)
+    qtbot.waitUntil(lambda: ("done",) in outcomes, timeout=5000)
+    qtbot.wait(20)  # nothing else is queued behind done
+    assert outcomes == [("failed", "no more disk"), ("done",)]
+    assert reports == ["no more disk"]
+
+
+@pytest.mark.parametrize("keep_result", [False, True])
+def test_cancel_is_cooperative_and_a_result_is_kept_only_when_asked(qtbot, owner,
+                                                                     keep_result):
+    """By default a cancel drops the answer (the user no longer wants it); a task that stops
+    early and returns what it has (a training) keeps it, delivered once."""
+    _, manager = owner
     started = threading.Event()
 
     def patient(context: TaskContext) -> str:
         started.set()
         context.token._event.wait(10)  # returns as soon as the token is cancelled
-        return "finished anyway"
+        return "stopped early"
 
-    outcomes = []
-    job = Job("patient", patient, parent)
-    job.succeeded.connect(lambda result: outcomes.append("succeeded"))
-    job.cancelled.connect(lambda: outcomes.append("cancelled"))
-    job.start()
+    job = manager.start("patient", patient, keep_result_on_cancel=keep_result)
+    outcomes = record_outcomes(job)
     assert started.wait(5)
     with qtbot.waitSignal(job.done, timeout=5000):
         job.cancel()
-    assert outcomes == ["cancelled"]
+    expected = ("succeeded", "stopped early") if keep_result else ("cancelled",)
+    assert outcomes == [expected, ("done",)]
 
 
 def test_stop_all_cancels_and_waits_for_every_thread(qtbot, owner):
