@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 
 from ..api import EpochRecord
-from ..core.config import PtychoConfig, from_dict, tomllib
+from ..core.config import PtychoConfig, stored_config, tomllib
 from ..core.devices import resolve_device
 from ..core.errors import BundleError, ConfigError
 from ..model.network import build_network
@@ -203,12 +203,12 @@ def _config(manifest: dict[str, Any], config_toml: bytes, path: Path) -> PtychoC
     if not isinstance(values, dict):
         raise BundleError("missing or not a table", source=path, key=f"{MANIFEST}: config")
     try:
-        config = from_dict(values)
+        config = stored_config(values)
     except ConfigError as error:
         raise BundleError(f"invalid ({error}); the bundle was made by an incompatible "
                           "version or edited", source=path, key=f"{MANIFEST}: config") from None
     try:
-        human = from_dict(tomllib.loads(config_toml.decode("utf-8")))
+        human = stored_config(tomllib.loads(config_toml.decode("utf-8")))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, ConfigError, RecursionError) as error:
         raise BundleError(f"invalid ({error})", source=path, key=CONFIG) from None
     if human != config:
@@ -267,7 +267,8 @@ def expected_shapes(config: PtychoConfig) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every tensor in a PtychoPINN's state_dict for ``config``.
 
     Built from the plain network (no Lightning import, so ``info`` stays quick)
-    plus the module's own tensors: log_scale and the probe's real/imag buffers.
+    plus the module's own tensors: log_scale, the probe's real/imag buffers and,
+    with physics refinement, its step sizes.
     The network is built on the meta device: shapes only, no memory and no
     initialisation, however large the network a (damaged) config describes.
     """
@@ -275,7 +276,11 @@ def expected_shapes(config: PtychoConfig) -> dict[str, tuple[int, ...]]:
         network = build_network(config.data, config.model)
     N = config.data.N
     shapes = {f"network.{name}": tuple(t.shape) for name, t in network.state_dict().items()}
-    return {"log_scale": (), "probe_real": (N, N), "probe_imag": (N, N), **shapes}
+    own: dict[str, tuple[int, ...]] = {"log_scale": (), "probe_real": (N, N),
+                                       "probe_imag": (N, N)}
+    if config.model.refine_steps > 0:
+        own["refine_step_sizes"] = (config.model.refine_steps,)
+    return {**own, **shapes}
 
 
 def _check_weights_fit(state: dict[str, torch.Tensor], config: PtychoConfig,

@@ -89,6 +89,18 @@ class ModelConfig:
     probe_mask: bool = setting(False, "Multiply the exit wave by a disc of radius N/4.")
     amp_activation: str = setting("sigmoid", "Output activation of the object amplitude.",
                                   choices=("sigmoid", "swish", "softplus", "relu"))
+    phase_activation: str = setting(
+        "linear", "Output activation of the object phase: 'linear' leaves it unbounded "
+        "(e^(i phase) wraps it); PtychoPINN's 'pi_tanh' bounds it to (-pi, pi), where the "
+        "phase's free global offset can drift into tanh's flat ends and stop the phase "
+        "from learning.", choices=("linear", "pi_tanh"))
+    refine_steps: int = setting(
+        16, "Physics refinement steps inside the model: each group's object is moved this "
+        "many times towards agreement with the group's own measured patterns (known probe) "
+        "before the loss; the network is trained through them. 0 is plain PtychoPINN.",
+        low=0, high=200)
+    refine_momentum: float = setting(0.8, "Momentum of the physics refinement steps.",
+                                     low=0.0, high=0.95)
     probe_scale: float = setting(4.0, "The probe is normalised to a mean modulus of 1/probe_scale "
                                  "inside the N/4 disc.", low=0.0, high=1000.0, low_open=True)
     intensity_scale_trainable: bool = setting(True, "Let training adjust the global intensity "
@@ -150,6 +162,14 @@ class InferenceConfig:
                               high=65536)
     stitch_crop: int = setting(20, "Only the central stitch_crop x stitch_crop pixels of each "
                                "patch enter the stitched object.", unit="px", low=2, high=256)
+    refine_steps: int = setting(
+        -1, "Physics refinement steps per group when reconstructing; more than training "
+        "used sharpens the detail at a few FFTs per pattern and step; -1 takes "
+        "model.refine_steps.", low=-1, high=1000)
+    align_phase: bool = setting(
+        True, "Align each group's constant phase offset (which the diffraction data cannot "
+        "see) to its neighbours' before stitching, so overlapping groups add up instead of "
+        "cancelling part of the phase contrast.")
     groups: str = setting(
         "all", "Which groups are run: 'all' runs one group per scan position and stitches "
         "every member's own predicted patch at its position, so each position is the average "
@@ -375,6 +395,30 @@ def from_dict(values: dict[str, Any], *, source: str | Path | None = None) -> Pt
     return with_overrides(PtychoConfig(), flat, source=source)
 
 
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "model.phase_activation": "pi_tanh",
+    "model.refine_steps": 0,
+    "inference.refine_steps": 0,
+    "inference.align_phase": False,
+}
+"""Settings whose default changed, and the value a config stored before they existed
+meant: a checkpoint, bundle or run folder written by an older version rebuilds the
+model it trained (no physics refinement, PtychoPINN's phase activation)."""
+
+
+def stored_config(values: dict[str, Any], *, source: str | Path | None = None) -> PtychoConfig:
+    """A config as stored by some version of this engine (a complete dump): keys it
+    lacks take their ``LEGACY_DEFAULTS`` value, not today's default."""
+    merged = {section: dict(table) if isinstance(table, dict) else table
+              for section, table in values.items()}
+    for key, value in LEGACY_DEFAULTS.items():
+        section, name = key.split(".")
+        table = merged.setdefault(section, {})
+        if isinstance(table, dict):
+            table.setdefault(name, value)
+    return from_dict(merged, source=source)
+
+
 def with_overrides(config: PtychoConfig, overrides: dict[str, Any], *,
                    source: str | Path | None = None) -> PtychoConfig:
     """A copy of ``config`` with dotted keys replaced; raises ConfigError listing all problems."""
@@ -410,8 +454,9 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-def load_config(path: str | Path) -> PtychoConfig:
-    """Read and validate a TOML config file."""
+def load_config(path: str | Path, *, stored: bool = False) -> PtychoConfig:
+    """Read and validate a TOML config file; ``stored`` reads one this engine wrote (a run
+    folder's config.toml) with ``LEGACY_DEFAULTS`` for keys an older version lacked."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -422,7 +467,7 @@ def load_config(path: str | Path) -> PtychoConfig:
         raise ConfigError([("file", f"not valid TOML ({error})")], source=path) from None
     except OSError as error:
         raise ConfigError([("file", f"cannot be read ({error.strerror})")], source=path) from None
-    return from_dict(values, source=path)
+    return stored_config(values, source=path) if stored else from_dict(values, source=path)
 
 
 def config_to_toml(config: PtychoConfig) -> str:
@@ -447,5 +492,6 @@ def save_config(config: PtychoConfig, path: str | Path) -> None:
 __all__ = [
     "DataConfig", "ModelConfig", "TrainingConfig", "InferenceConfig", "PtychoConfig",
     "FieldInfo", "field_infos", "field_info", "validate", "check", "to_dict", "from_dict",
-    "with_overrides", "parse_assignment", "load_config", "save_config", "config_to_toml",
+    "with_overrides", "stored_config", "LEGACY_DEFAULTS", "parse_assignment", "load_config",
+    "save_config", "config_to_toml",
 ]

@@ -12,11 +12,14 @@ the seed's K nearest *other* positions. This follows the paper ("anchor +
 C − 1 neighbours"); the reference code instead draws all C members from the K
 neighbours and may leave the seed out.
 
-Sign convention: ``relative_offsets = p_k − centroid``, the *physical* offset
-of member k from the group centroid in object pixels [x, y]. The reference
-code stores the negative, −(p_k − centroid), and compensates with signs in its
-forward model; here the offset is stored plainly and the physics uses it
-directly. The offsets of a group sum to zero.
+Anchor and sign convention: a group's anchor is the whole pixel nearest its
+members' centroid (``floor(centroid + 0.5)``), and ``relative_offsets = p_k −
+anchor`` is the *physical* offset of member k from it, in object pixels [x, y].
+A whole-pixel anchor keeps the group canvas on the object's own pixel grid, so
+scans on whole pixels need no interpolation anywhere (see ``physics.windows``).
+The reference code offsets from the centroid itself and stores the negative,
+−(p_k − centroid), compensating with signs in its forward model; here the offset
+is stored plainly and the physics uses it directly.
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ class Groups:
     """Groups of scan patterns and their geometry.
 
     indices: (B, C) int64 indices into the scan's patterns; the seed comes first.
-    centroids: (B, 2) float64 [x, y] mean position of the members, object pixels.
-    relative_offsets: (B, C, 2) float64 [x, y] member position − centroid, object pixels.
+    anchors: (B, 2) float64 [x, y] whole pixel nearest the members' centroid, object pixels.
+    relative_offsets: (B, C, 2) float64 [x, y] member position − anchor, object pixels.
     gridsize: the group is gridsize × gridsize = C patterns.
     """
 
     indices: np.ndarray
-    centroids: np.ndarray
+    anchors: np.ndarray
     relative_offsets: np.ndarray
     gridsize: int
 
@@ -131,11 +134,11 @@ def make_groups(positions: np.ndarray, gridsize: int, neighbor_count: int, n_gro
         drawn = np.take_along_axis(pool, order, axis=1)
         indices = np.concatenate([seeds[:, None], drawn], axis=1)
     member_positions = positions[indices]  # (B, C, 2)
-    centroids = member_positions.mean(axis=1)
-    relative = member_positions - centroids[:, None, :]
-    for array in (indices, centroids, relative):
+    anchors = np.floor(member_positions.mean(axis=1) + 0.5)
+    relative = member_positions - anchors[:, None, :]
+    for array in (indices, anchors, relative):
         array.flags.writeable = False
-    return Groups(indices=indices, centroids=centroids, relative_offsets=relative,
+    return Groups(indices=indices, anchors=anchors, relative_offsets=relative,
                   gridsize=int(gridsize))
 
 
@@ -206,8 +209,8 @@ def covering_groups(groups: Groups) -> Groups:
     keep = [row for row in range(len(rows)) if kept[row]]
     chosen = np.asarray(keep, dtype=np.int64)
     subset = [np.array(array[chosen]) for array in
-              (groups.indices, groups.centroids, groups.relative_offsets)]
+              (groups.indices, groups.anchors, groups.relative_offsets)]
     for array in subset:
         array.flags.writeable = False
-    return Groups(indices=subset[0], centroids=subset[1], relative_offsets=subset[2],
+    return Groups(indices=subset[0], anchors=subset[1], relative_offsets=subset[2],
                   gridsize=groups.gridsize)

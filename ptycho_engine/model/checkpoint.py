@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..core.config import stored_config
 from ..core.devices import resolve_device
 from ..core.errors import BundleError, PtychoError
 from .pinn import PtychoPINN
@@ -59,7 +60,7 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device | None = Non
     hparams = dict(checkpoint["hyper_parameters"])
     try:
         with torch.random.fork_rng(devices=[]):  # building draws init weights: keep the
-            model = PtychoPINN(hparams["config"],  # caller's random state untouched
+            model = PtychoPINN(stored_config(hparams["config"]),  # caller's random state
                                float(hparams["intensity_scale"]), int(hparams["canvas"]))
         model.load_state_dict(model_state(checkpoint["state_dict"]), strict=True)
     except PtychoError:

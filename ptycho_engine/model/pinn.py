@@ -21,12 +21,17 @@ from torch import nn
 
 from ..core.config import PtychoConfig, from_dict, to_dict
 from ..physics import (
+    GroupWindows,
     canvas_size,
     disc_mask,
     forward_amplitude,
+    gather_views,
+    group_windows,
+    member_probes,
+    merge_patches,
     normalise_probe,
-    object_views,
     overlap_weight,
+    refine_canvas,
 )
 from .network import build_network
 
@@ -63,6 +68,8 @@ class PtychoPINN(nn.Module):
         self.register_buffer("overlap_weight", overlap_weight(data.N, border), persistent=False)
         mask = disc_mask(data.N) if model.probe_mask else torch.ones(data.N, data.N)
         self.register_buffer("exit_mask", mask, persistent=False)
+        if model.refine_steps > 0:  # learned step size of each physics refinement step
+            self.refine_step_sizes = nn.Parameter(torch.ones(model.refine_steps))
         self._compiled_forward: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def _register_probe(self, probe: np.ndarray | None) -> None:
@@ -122,28 +129,55 @@ class PtychoPINN(nn.Module):
         return self._run_network(scaled.contiguous(memory_format=torch.channels_last))
 
     # ------------------------------------------------------------------ physics
-    def member_views(self, patches: torch.Tensor, offsets: torch.Tensor, canvas: int
-                     ) -> torch.Tensor:
-        """(B, C, N, N) complex object seen by each group member (centred on its position).
-
-        canvas: side of the merge canvas, at least ``canvas_for(max offset)``.
-        """
-        views, _ = object_views(patches, offsets, object_big=self.config.model.object_big,
-                                canvas=canvas, weight=self.overlap_weight.to(patches.real.dtype))
-        return views
-
     def canvas_for(self, max_abs_offset: float) -> int:
         """The training canvas, grown when another scan's groups have larger offsets."""
         return max(self.canvas, canvas_size(self.N, max_abs_offset))
 
-    def predicted_amplitude(self, diffraction: torch.Tensor, offsets: torch.Tensor
-                            ) -> torch.Tensor:
+    def step_sizes(self) -> torch.Tensor:
+        """The refinement's step sizes: learned ones, or 1 for a model trained without."""
+        sizes = getattr(self, "refine_step_sizes", None)
+        return sizes if sizes is not None else torch.ones(1, device=self.probe_real.device)
+
+    def group_object(self, diffraction: torch.Tensor, offsets: torch.Tensor, *,
+                     canvas: int | None = None, refine_steps: int | None = None
+                     ) -> tuple[torch.Tensor, GroupWindows, torch.Tensor]:
+        """Each group's object canvas, its members' windows and their probes.
+
+        diffraction: (B, C, N, N) normalised amplitudes; offsets: (B, C, 2) [x, y] px,
+        member position − group anchor. The network's patches are merged on the canvas
+        (the overlap constraint), then refined by ``refine_steps`` physics steps with
+        the group's own patterns (default: ``model.refine_steps``; docs/method.md,
+        "Physics refinement"). Returns canvases (B, M, M) complex, the windows, and
+        the probes (see ``physics.member_probes``).
+        """
+        model = self.config.model
+        windows = group_windows(offsets.float(), self.N, canvas or self.canvas)
+        probes = member_probes(self.probe, windows,
+                               self.exit_mask if model.probe_mask else None)
+        objects = merge_patches(self(diffraction), windows, self.overlap_weight,
+                                object_big=model.object_big)
+        steps = model.refine_steps if refine_steps is None else refine_steps
+        if steps > 0:
+            target = diffraction.float() * (self.input_scale / torch.exp(self.log_scale))
+            objects = refine_canvas(objects, windows, probes, target, self.step_sizes(), steps,
+                                    momentum=model.refine_momentum)
+        return objects, windows, probes
+
+    def member_views(self, diffraction: torch.Tensor, offsets: torch.Tensor, *,
+                     canvas: int | None = None, refine_steps: int | None = None
+                     ) -> torch.Tensor:
+        """(B, C, N, N) complex object seen by each group member, on the member's
+        whole-pixel window (centred at anchor + the whole-pixel part of its offset)."""
+        objects, windows, _ = self.group_object(diffraction, offsets, canvas=canvas,
+                                                refine_steps=refine_steps)
+        return gather_views(objects, windows)
+
+    def predicted_amplitude(self, diffraction: torch.Tensor, offsets: torch.Tensor, *,
+                            refine_steps: int | None = None) -> torch.Tensor:
         """(B, C, N, N) predicted amplitude in sqrt(photons), through the physics."""
-        patches = self(diffraction)
-        amplitude, _ = forward_amplitude(
-            patches, offsets, self.probe, object_big=self.config.model.object_big,
-            canvas=self.canvas, weight=self.overlap_weight,
-            probe_mask=self.exit_mask if self.config.model.probe_mask else None)
+        objects, windows, probes = self.group_object(diffraction, offsets,
+                                                     refine_steps=refine_steps)
+        amplitude = forward_amplitude(objects, windows, probes)
         return amplitude.float() * torch.exp(self.log_scale)
 
     def measured_amplitude(self, diffraction: torch.Tensor) -> torch.Tensor:
@@ -161,10 +195,11 @@ class PtychoPINN(nn.Module):
         for several epochs (measured: takeoff at epoch 9 instead of 6 on the 2,000-pattern
         quality benchmark, amplitude stuck at 0.999). Moving the scale instead keeps the
         amplitude mid-range. PtychoPINN initialises ``log_scale = ln s``; this is the
-        deliberate difference (docs/method.md, "Intensity scale"). Returns the factor
-        applied to the scale.
+        deliberate difference (docs/method.md, "Intensity scale"). Measured on the
+        network's own prediction (no refinement steps, which would hide the mismatch).
+        Returns the factor applied to the scale.
         """
-        predicted = self.predicted_amplitude(diffraction, offsets)
+        predicted = self.predicted_amplitude(diffraction, offsets, refine_steps=0)
         measured = self.measured_amplitude(diffraction)
         predicted_mean, measured_mean = float(predicted.square().mean()), float(
             measured.square().mean())

@@ -56,7 +56,7 @@ class PtychoPINNModule(L.LightningModule):
     def predict_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         diffraction, offsets = batch
         canvas = self.model.canvas_for(float(offsets.abs().max()) if offsets.numel() else 0.0)
-        return self.model.member_views(self(diffraction), offsets, canvas)
+        return self.model.member_views(diffraction, offsets, canvas=canvas)
 
     def configure_optimizers(self) -> dict[str, Any]:
         training = self.model.config.training

@@ -1,12 +1,11 @@
-"""The overlap constraint: merge a group's patches into one canvas, extract views.
+"""The overlap constraint: merge a group's member patches into one shared canvas.
 
-Group geometry: ``offsets[b, c] = p_(b,c) - centroid_b`` in pixels, ``[x, y]``,
-the PHYSICAL offset of member c from its group's centroid. (PtychoPINN's
-``coords_relative`` stores the opposite sign, ``-(p - centroid)``, and flips it
-back inside its merge/extract layers; here the sign is physical throughout.)
-The canvas centre (pixel M/2, M/2) is the group centroid, and patch c is
-centred at canvas centre + offset. A patch "centred at (x, y)" holds rows
-``y - N/2 … y + N/2 - 1``: its own pixel N/2 is the centre.
+The canvas centre (pixel M/2, M/2) is the group's anchor and member c's window is
+centred at canvas centre + the whole-pixel part of its offset (``windows``). A
+patch "centred at (x, y)" holds rows ``y - N/2 … y + N/2 - 1``: its own pixel N/2
+is the centre. Merging averages the members' patches where their windows overlap;
+reading the merged canvas back at each window (``windows.gather_views``) gives the
+object every member sees: the real-space overlap constraint.
 """
 
 from __future__ import annotations
@@ -16,18 +15,18 @@ import math
 import torch
 from torch import Tensor
 
-from .translate import real_dtype, sample_window
+from .windows import GroupWindows, scatter_sum
 
 #: Added to the merge denominator; small against the weight 1 of a central window.
 MERGE_EPS = 1e-6
 
 
 def canvas_size(N: int, max_abs_offset: float) -> int:
-    """Side M of a group canvas that holds every member patch without clipping.
+    """Side M of a group canvas that holds every member window without clipping.
 
     M = N + 2·pad with pad = ceil(max_abs_offset) rounded up to even, so M - N
     is even (the centre stays on a pixel) and no offset ≤ max_abs_offset (pixels)
-    pushes a patch off the canvas.
+    pushes a window off the canvas.
     """
     if N <= 0 or N % 2:
         raise ValueError(f"patch size N must be a positive even number, got {N}")
@@ -64,67 +63,32 @@ def overlap_weight(N: int, border_weight: float, *, device: torch.device | str |
     return weight
 
 
-def _check_group(images: Tensor, offsets: Tensor, name: str) -> None:
-    if offsets.ndim != 3 or offsets.shape[-1] != 2 or offsets.shape[0] != images.shape[0]:
-        raise ValueError(f"{name}: offsets must be (B, C, 2) with B = {images.shape[0]}, "
-                         f"got {tuple(offsets.shape)}")
+def merge_patches(patches: Tensor, windows: GroupWindows, weight: Tensor, *,
+                  object_big: bool = True) -> Tensor:
+    """The group canvas (B, M, M) from the network's patches (B, K, N, N) complex.
 
-
-def _margin(M: int, N: int) -> int:
-    if M < N or (M - N) % 2:
-        raise ValueError(f"canvas size {M} must be >= patch size {N} with an even difference")
-    return (M - N) // 2
-
-
-def merge_patches(patches: Tensor, offsets: Tensor, canvas: int, weight: Tensor) -> Tensor:
-    """Weighted average of a group's patches placed at their offsets on one canvas.
-
-    patches: (B, C, N, N) complex object patches. offsets: (B, C, 2) ``[x, y]``
-    pixels, physical offset of each member from its group centroid. canvas: M.
-    weight: (N, N) real, see ``overlap_weight``. Returns (B, M, M) complex:
-    ``Σ_c T_o(pad(w·patch_c)) / (Σ_c T_o(pad(w)) + MERGE_EPS)`` with T_o the
-    bilinear translation by +offset. Numerator and denominator carry the same
-    weight, so where no member covers a pixel both are 0 and the result is 0;
-    where a central window covers it the denominator is ≥ 1 and the 1e-6 only
-    changes the value by a relative 1e-6.
+    object_big (K = C): the weighted average ``Σ_c w·patch_c / (Σ_c w + MERGE_EPS)``
+    of the members' patches on their windows, with the same weight (N, N) in the
+    numerator and the denominator (``overlap_weight``): where no window covers a
+    pixel both are 0 and so is the result; under a central window the 1e-6 changes
+    the value by a relative 1e-6. At gridsize 1 (K = C = 1) the canvas is the patch
+    itself on its window, unweighted, as PtychoPINN skips the merge there. Without
+    object_big (K = 1) the one patch is zero-padded around the anchor and every
+    member sees its part of it.
     """
-    if patches.ndim != 4 or patches.shape[-1] != patches.shape[-2]:
-        raise ValueError(f"merge_patches: patches must be (B, C, N, N), got {tuple(patches.shape)}")
-    _check_group(patches, offsets, "merge_patches")
-    B, C, N, _ = patches.shape
-    margin = _margin(canvas, N)
-    real = real_dtype(patches)
-    weighted = patches * weight.to(device=patches.device, dtype=real)
-    # Canvas pixel Y shows patch pixel Y - margin - offset: a window starting there.
-    starts = (-(offsets + margin)).reshape(B * C, 2)
-    placed = sample_window(weighted.reshape(B * C, N, N), starts, (canvas, canvas))
-    numerator = placed.reshape(B, C, canvas, canvas).sum(dim=1)
-    real_weight = weight.to(device=patches.device, dtype=real)
-    covered = sample_window(real_weight.expand(B * C, N, N), starts, (canvas, canvas))
-    denominator = covered.reshape(B, C, canvas, canvas).sum(dim=1)
+    if patches.ndim != 4:
+        raise ValueError(f"patches must be (B, K, N, N), got {tuple(patches.shape)}")
+    B, K, N, _ = patches.shape
+    if K != (windows.members if object_big else 1) or B != windows.batch:
+        raise ValueError(f"patches {tuple(patches.shape)} do not fit {windows.batch} groups of "
+                         f"{windows.members} members (object_big={object_big})")
+    M = windows.canvas
+    if not object_big:
+        margin = (M - N) // 2
+        return torch.nn.functional.pad(patches[:, 0], (margin, margin, margin, margin))
+    if K == 1:  # gridsize 1: the average of one patch is the patch itself, exactly
+        return scatter_sum(patches, windows)  # (no 1e-6, and kept where the weight is 0)
+    real_weight = weight.to(device=patches.device, dtype=patches.real.dtype)
+    numerator = scatter_sum(patches * real_weight, windows)
+    denominator = scatter_sum(real_weight[None, None], windows)
     return numerator / (denominator + MERGE_EPS)
-
-
-def extract_patches(canvas: Tensor, offsets: Tensor, N: int) -> Tensor:
-    """The N × N views of a canvas centred at each member's position.
-
-    canvas: (B, M, M) complex (or real). offsets: (B, C, 2) ``[x, y]`` pixels,
-    physical member offsets from the centroid (= canvas centre). Returns
-    (B, C, N, N): the canvas translated by -offset, centre-cropped to N × N
-    (bilinear, zero outside the canvas). Only the N × N window is resampled.
-    """
-    if canvas.ndim != 3:
-        raise ValueError(f"extract_patches: canvas must be (B, M, M), got {tuple(canvas.shape)}")
-    _check_group(canvas, offsets, "extract_patches")
-    B, M, _ = canvas.shape
-    C = offsets.shape[1]
-    margin = _margin(M, N)
-    starts = (offsets + margin).reshape(B * C, 2)
-    copies = canvas.unsqueeze(1).expand(B, C, M, M).reshape(B * C, M, M)
-    return sample_window(copies, starts, (N, N)).reshape(B, C, N, N)
-
-
-def central_crop(canvas: Tensor, N: int) -> Tensor:
-    """The central N × N of (..., M, M) images: the object around the group centroid."""
-    margin = _margin(canvas.shape[-1], N)
-    return canvas[..., margin:margin + N, margin:margin + N]

@@ -49,3 +49,28 @@ def normalise_probe(probe: Tensor, probe_scale: float) -> Tensor:
             "cannot be normalised; the probe must be finite and non-zero around its centre "
             "(check that the probe is centred in its N x N array)", key="probe")
     return probe / (probe_scale * mean_modulus)
+
+
+def shift_probe(probe: Tensor, shifts: Tensor) -> Tensor:
+    """The probe moved by sub-pixel shifts, exactly (a Fourier phase ramp).
+
+    probe: (N, N) complex. shifts: (..., 2) ``[x, y]`` pixels; a positive shift moves
+    the probe towards +x / +y. Returns (..., N, N) complex; when every shift is 0
+    the probe itself, broadcast as (1, ..., 1, N, N), so scans on whole pixels pay
+    nothing. Why a shifted probe: the forward model keeps the object on its own
+    pixel grid (no interpolation blur) and puts each position's sub-pixel rest
+    here instead (``windows``). The probe is treated as periodic over its N × N
+    array, so it should be small at the array edge (probes are).
+    """
+    lead = shifts.shape[:-1]
+    if not bool(shifts.ne(0).any()):
+        return probe.reshape(*([1] * len(lead)), *probe.shape)
+    N = probe.shape[-1]
+    frequency = torch.fft.fftfreq(N, device=probe.device, dtype=probe.real.dtype)
+    shifts = shifts.to(probe.real.dtype)
+    phase_x = shifts[..., 0, None] * frequency  # (..., N) cycles
+    phase_y = shifts[..., 1, None] * frequency
+    ramp = torch.polar(torch.ones_like(phase_y[..., :, None] + phase_x[..., None, :]),
+                       -2 * torch.pi * (phase_y[..., :, None] + phase_x[..., None, :]))
+    spectrum = torch.fft.fft2(probe)
+    return torch.fft.ifft2(spectrum * ramp)

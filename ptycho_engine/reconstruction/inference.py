@@ -19,6 +19,7 @@ from ..data.grouping import Groups, amplitude_normalisation, covering_groups, ma
 from ..data.io import load_scan
 from ..data.scan import DiffractionStack, Scan
 from ..model.pinn import PtychoPINN
+from .phase_sync import AlignedStitcher
 from .stitching import StitchAccumulator, canvas_for
 
 
@@ -26,41 +27,57 @@ def _device_of(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
-def iter_object_patches(module: PtychoPINN, diffraction: DiffractionStack, groups: Groups, *,
-                        batch_size: int, device: torch.device | None = None,
-                        scale: float = 1.0, merged: bool = True
-                        ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-    """Yield (member positions (b*C, 2), object patches (b*C, N, N) complex on device).
+def inference_refine_steps(module: PtychoPINN) -> int:
+    """Physics refinement steps per group when reconstructing (``inference.refine_steps``,
+    -1: as many as the model trained with)."""
+    configured = module.config.inference.refine_steps
+    return module.config.model.refine_steps if configured < 0 else configured
+
+
+def whole_pixel_positions(positions: np.ndarray) -> np.ndarray:
+    """(n, 2) [x, y] whole pixels where the members' windows are centred: floor(p + 0.5),
+    the rounding of ``physics.windows``, so a window lands exactly on stitched pixels."""
+    return np.floor(np.asarray(positions, np.float64) + 0.5)
+
+
+def iter_object_patches(module: PtychoPINN, diffraction: DiffractionStack, groups: Groups,
+                        positions: np.ndarray, *, batch_size: int,
+                        device: torch.device | None = None, scale: float = 1.0,
+                        merged: bool = True, refine_steps: int | None = None
+                        ) -> Iterator[tuple[np.ndarray, torch.Tensor, np.ndarray]]:
+    """Yield (window centres (b*C, 2) whole pixels, object patches (b*C, N, N) complex,
+    group ids (b*C,) int: the row of each member's group in ``groups``).
 
     diffraction: (n, N, N) amplitudes, in memory or read lazily chunk by chunk;
     ``scale`` times them are the normalised amplitudes (mean sum X**2 = (N/2)**2).
-    Each group yields the object around every member, centred on that member:
-    with ``merged`` the member views of the group's merged canvas (the overlap
-    average, blurred once more by the two sub-pixel shifts); otherwise each
-    member's own predicted patch, which needs a network that predicts one patch
-    per member (``object_big``) and falls back to the views when it does not.
+    positions: (n, 2) [x, y] scan positions. Each group yields the object on every
+    member's whole-pixel window: the member views of the group's merged canvas after
+    ``refine_steps`` physics steps (default ``inference_refine_steps``); with
+    ``merged=False`` and no refinement, each member's own predicted patch, which needs
+    a network that predicts one patch per member (``object_big``).
     """
     device = device or _device_of(module)
+    steps = inference_refine_steps(module) if refine_steps is None else refine_steps
+    own = not merged and steps == 0 and module.config.model.object_big
     offsets_all = groups.relative_offsets
     canvas = module.canvas_for(float(np.abs(offsets_all).max()) if offsets_all.size else 0.0)
+    centres_all = whole_pixel_positions(positions)
     was_training = module.training
     module.eval()
     try:
         with torch.inference_mode():
             for start in range(0, groups.indices.shape[0], batch_size):
-                stop = start + batch_size
-                index = groups.indices[start:stop]
+                index = groups.indices[start:start + batch_size]
                 chunk = np.asarray(diffraction[index.ravel()], dtype=np.float32)
-                chunk = chunk.reshape(*index.shape, *chunk.shape[-2:])
-                x = torch.from_numpy(chunk).to(device, non_blocking=True)
-                if scale != 1.0:
-                    x = x * scale
-                offsets = torch.from_numpy(offsets_all[start:stop].astype(np.float32)).to(device)
-                patches = module(x)
-                own = not merged and patches.shape[1] == offsets.shape[1]
-                views = patches if own else module.member_views(patches, offsets, canvas)
-                centres = (groups.centroids[start:stop, None, :] + offsets_all[start:stop])
-                yield centres.reshape(-1, 2), views.reshape(-1, *views.shape[-2:])
+                x = torch.from_numpy(chunk.reshape(*index.shape, *chunk.shape[-2:]))
+                x = x.to(device, non_blocking=True) * scale
+                offsets = torch.from_numpy(
+                    offsets_all[start:start + batch_size].astype(np.float32)).to(device)
+                views = module(x) if own else module.member_views(
+                    x, offsets, canvas=canvas, refine_steps=steps)
+                group_ids = np.repeat(np.arange(start, start + len(index)), index.shape[1])
+                yield (centres_all[index.ravel()], views.reshape(-1, *views.shape[-2:]),
+                       group_ids)
     finally:
         module.train(was_training)
 
@@ -68,26 +85,33 @@ def iter_object_patches(module: PtychoPINN, diffraction: DiffractionStack, group
 def stitch_groups(module: PtychoPINN, diffraction: DiffractionStack, groups: Groups,
                   positions: np.ndarray, *, batch_size: int, crop: int,
                   device: torch.device | None = None, source: str = "", scale: float = 1.0,
-                  mode: str = "all") -> Reconstruction:
+                  mode: str = "all", refine_steps: int | None = None) -> Reconstruction:
     """Predict the object around every position and stitch it there.
 
     ``groups`` should be one group per position. ``mode`` (``inference.groups``):
-    'all' runs every group and stitches each member's own patch, so a position is
-    the average of the ~gridsize² groups that contain it; 'covering' runs only a
-    covering subset (see ``covering_groups``) and stitches its merged member views.
-    Measured on the 2,000-pattern quality benchmark: phase SSIM 0.870 ('all')
-    against 0.831 ('covering'), for 2.6x the network passes.
+    'all' runs every group, so a position is the average of the ~gridsize² groups
+    that contain it; 'covering' runs only a covering subset (see
+    ``covering_groups``), about 2.6x fewer network passes at gridsize 2. Without
+    refinement, 'all' stitches each member's own predicted patch (measured on a
+    2,000-pattern Siemens star: phase SSIM 0.870 against 0.831 for 'covering').
+    With ``inference.align_phase`` each group's phase offset is aligned to its
+    neighbours' before averaging (``phase_sync``).
     """
     device = device or _device_of(module)
     covering = mode == "covering"
     if covering:
         groups = covering_groups(groups)
-    shape, offset = canvas_for(positions, diffraction.shape[-1], crop)
-    accumulator = StitchAccumulator(shape, offset, crop, device=device)
-    for centres, objects in iter_object_patches(module, diffraction, groups,
-                                                batch_size=batch_size, device=device,
-                                                scale=scale, merged=covering):
-        accumulator.add(objects, centres)
+    shape, offset = canvas_for(whole_pixel_positions(positions), diffraction.shape[-1], crop)
+    align = module.config.inference.align_phase
+    accumulator = (AlignedStitcher(shape, offset, crop, device=device) if align
+                   else StitchAccumulator(shape, offset, crop, device=device))
+    for centres, objects, group_ids in iter_object_patches(
+            module, diffraction, groups, positions, batch_size=batch_size, device=device,
+            scale=scale, merged=covering, refine_steps=refine_steps):
+        if align:
+            accumulator.add(objects, centres, group_ids)
+        else:
+            accumulator.add(objects, centres)
     stitched = accumulator.result()
     return Reconstruction(object=stitched.object, offset=stitched.offset, weight=stitched.weight,
                           positions=np.asarray(positions, np.float64), source=source,

@@ -1,13 +1,17 @@
 """Far-field diffraction of a scanned object, with Poisson noise, as a Scan.
 
 Forward model (docs/method.md, Simulation; orthonormal FFT):
-    exit wave  ψ_b = P · O_b   (O_b the object patch at position b)
+    exit wave  ψ_b = P_b · O_b   (O_b the object on the N × N pixels centred at the
+               whole pixel a_b = floor(p_b + 0.5) nearest position p_b, P_b the probe
+               moved by the sub-pixel rest p_b − a_b with a Fourier phase ramp)
     counts     I_b = |fftshift(fft2(ψ_b, norm="ortho"))|²,   zero frequency at (N/2, N/2)
+This samples the exit wave P(r − p_b)·O(r) on the object's own pixel grid, with no
+interpolation of the object (which would blur it); at whole-pixel positions P_b = P.
 The probe is first scaled by one real factor so that the mean over patterns of
 the expected total counts Σ I_b equals ``nphotons``, and the Scan stores that
-scaled probe: the noise-free amplitudes are then exactly
-|fftshift(fft2(scan.probe · patch, norm="ortho"))|, which lets the physics code
-be checked against the simulator.
+scaled probe: the noise-free amplitudes are then exactly those of the exit waves
+above with ``scan.probe``, which lets the physics code be checked against the
+simulator.
 """
 
 from __future__ import annotations
@@ -50,14 +54,34 @@ def _checked(obj: np.ndarray, probe: np.ndarray, positions: np.ndarray,
     return obj.astype(np.complex64), probe.astype(np.complex64), positions
 
 
-def _mean_total_counts(obj: np.ndarray, probe: np.ndarray, positions: np.ndarray) -> float:
-    """Mean over patterns of Σ|P·O_b|² (= Σ of the diffracted counts, by Parseval)."""
+def shifted_probes(probe: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """(n, N, N) complex64: the probe moved by each sub-pixel shift (n, 2) [x, y] pixels,
+    exactly, by a Fourier phase ramp (the probe taken as periodic over its array)."""
     N = probe.shape[0]
-    weight = np.abs(probe).astype(np.float64) ** 2
+    frequency = np.fft.fftfreq(N)
+    ramp = np.exp(-2j * np.pi * (shifts[:, 1, None, None] * frequency[None, :, None]
+                                 + shifts[:, 0, None, None] * frequency[None, None, :]))
+    return np.fft.ifft2(np.fft.fft2(probe)[None] * ramp).astype(np.complex64)
+
+
+def exit_waves(obj: np.ndarray, probe: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """(n, N, N) complex64 exit waves P_b · O_b at positions (n, 2) [x, y] (module docstring)."""
+    N = probe.shape[0]
+    whole = np.floor(positions + 0.5)
+    patches = extract_patches(obj, whole, N)  # whole pixels: exact copies, no interpolation
+    rest = positions - whole
+    if not rest.any():
+        return probe * patches
+    return shifted_probes(probe, rest) * patches
+
+
+def _mean_total_counts(obj: np.ndarray, probe: np.ndarray, positions: np.ndarray) -> float:
+    """Mean over patterns of Σ|P_b·O_b|² (= Σ of the diffracted counts, by Parseval)."""
+    N = probe.shape[0]
     total = 0.0
     for block in _blocks(len(positions), N):
-        patches = extract_patches(obj, positions[block], N)
-        total += float(np.einsum("ij,bij->", weight, np.abs(patches).astype(np.float64) ** 2))
+        waves = exit_waves(obj, probe, positions[block])
+        total += float(np.sum(np.abs(waves).astype(np.float64) ** 2))
     return total / len(positions)
 
 
@@ -90,7 +114,7 @@ def simulate_scan(obj: np.ndarray, probe: np.ndarray, positions: np.ndarray, nph
     N = probe.shape[0]
     diffraction = np.empty((len(positions), N, N), dtype=np.float32)
     for block in _blocks(len(positions), N):
-        amplitude = far_field_amplitude(probe * extract_patches(obj, positions[block], N))
+        amplitude = far_field_amplitude(exit_waves(obj, probe, positions[block]))
         if noise:
             counts = rng.poisson(amplitude.astype(np.float64) ** 2)
             amplitude = np.sqrt(counts).astype(np.float32)

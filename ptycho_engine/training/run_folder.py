@@ -134,8 +134,9 @@ class RunFolder:
         save_config(config, self.config_path)
 
     def read_config(self) -> PtychoConfig:
-        """The run's settings; ConfigError when config.toml is missing or invalid."""
-        return load_config(self.config_path)
+        """The run's settings (as the engine that wrote them meant them, see
+        ``LEGACY_DEFAULTS``); ConfigError when config.toml is missing or invalid."""
+        return load_config(self.config_path, stored=True)
 
     def config_text(self) -> str | None:
         """config.toml as text, None when it cannot be read."""

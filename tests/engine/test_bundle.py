@@ -22,7 +22,7 @@ from ptycho_engine.bundle import archive as bundle_archive
 from ptycho_engine.bundle.format import MANIFEST, seal_manifest
 from ptycho_engine.bundle.load import expected_shapes
 from ptycho_engine.bundle.sources import data_provenance
-from ptycho_engine.core.config import config_to_toml, from_dict, to_dict
+from ptycho_engine.core.config import LEGACY_DEFAULTS, config_to_toml, from_dict, to_dict
 from ptycho_engine.data.training_data import prepare_training_data
 from ptycho_engine.model.checkpoint import load_checkpoint
 from ptycho_engine.model.pinn import PtychoPINN
@@ -192,10 +192,41 @@ def write_without_truth(scan, path):
     return path
 
 
-def test_expected_shapes_match_the_module():
-    module = fresh_module(0, **{"data.gridsize": 2, "model.probe_big": False})
-    assert expected_shapes(module.config) == {name: tuple(t.shape)
-                                              for name, t in module.state_dict().items()}
+@pytest.mark.parametrize("refine_steps", [0, 3])
+def test_expected_shapes_match_the_module(refine_steps):
+    module = fresh_module(0, **{"data.gridsize": 2, "model.probe_big": False,
+                                "model.refine_steps": refine_steps})
+    shapes = {name: tuple(t.shape) for name, t in module.state_dict().items()}
+    assert ("refine_step_sizes" in shapes) == (refine_steps > 0)
+    assert expected_shapes(module.config) == shapes
+
+
+def test_a_bundle_from_before_refinement_loads_as_the_model_it_was(tmp_path, tiny_scan):
+    """Its config lacks the refinement keys: they read as LEGACY_DEFAULTS (no refinement,
+    pi_tanh phase), so the weights fit and the model reconstructs as before."""
+    module = fresh_module(4, **LEGACY_DEFAULTS)
+    members = members_of(export_bundle(module, tmp_path / "today.ptyz"))
+    new_keys = [*LEGACY_DEFAULTS, "model.refine_momentum"]
+
+    def strip(manifest):
+        for key in new_keys:
+            section, name = key.split(".")
+            del manifest["config"][section][name]
+
+    lines = members["config.toml"].decode().splitlines()
+    kept = [line for line in lines if not line.startswith(
+        tuple(f"{key.split('.')[1]} =" for key in new_keys))]
+    assert len(kept) == len(lines) - len(new_keys)
+    members["config.toml"] = ("\n".join(kept) + "\n").encode()
+    path = tmp_path / "old.ptyz"
+    write_zip(path, resealed(members, strip))
+    bundle = load_bundle(path)
+    assert bundle.config == module.config
+    loaded = bundle.to_module(device="cpu")
+    assert not hasattr(loaded, "refine_step_sizes")
+    scan = tiny_scan
+    results = [reconstruct(model, scan).object for model in (module, loaded)]
+    np.testing.assert_array_equal(results[0], results[1])
 
 
 def test_two_bundles_never_share_state(bundle_path, tmp_path):

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from ptycho_engine.core.config import (
+    LEGACY_DEFAULTS,
     PtychoConfig,
     config_to_toml,
     field_info,
@@ -97,6 +98,24 @@ def test_toml_round_trip(tmp_path):
     for section in ("[data]", "[model]", "[training]", "[inference]"):
         assert section in text
     assert to_dict(from_dict(to_dict(config))) == to_dict(config)
+
+
+def test_stored_toml_without_the_refinement_keys_reads_as_the_legacy_model(tmp_path):
+    """A run folder's config.toml written before refinement existed: load_config(stored=True)
+    gives its keys their LEGACY_DEFAULTS; a user's own file takes today's defaults."""
+    text = config_to_toml(PtychoConfig())
+    names = tuple(f"{key.split('.')[1]} =" for key in LEGACY_DEFAULTS)
+    kept = [line for line in text.splitlines() if not line.startswith(names)]
+    assert len(kept) == len(text.splitlines()) - len(LEGACY_DEFAULTS)
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(kept) + "\n")
+    old = load_config(path, stored=True)
+    assert (old.model.refine_steps, old.inference.refine_steps) == (0, 0)
+    assert old.model.phase_activation == "pi_tanh"
+    assert old == with_overrides(PtychoConfig(), LEGACY_DEFAULTS)
+    assert load_config(path) == PtychoConfig()  # not stored: today's defaults
+    save_config(PtychoConfig(), path)
+    assert load_config(path, stored=True) == PtychoConfig()  # complete: taken as written
 
 
 def test_toml_errors_name_the_file(tmp_path):

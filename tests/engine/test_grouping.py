@@ -42,15 +42,35 @@ def test_members_are_the_seed_and_its_nearest_neighbours(gridsize, k):
             assert member in nearest or np.isclose(distance, kth_distance)
 
 
-def test_offsets_and_centroids():
+def test_offsets_and_anchors():
     positions = _positions()
     groups = make_groups(positions, 2, 6, n_groups=50, seed=3)
     members = positions[groups.indices]
-    np.testing.assert_allclose(groups.centroids, members.mean(axis=1), atol=1e-12)
+    centroids = members.mean(axis=1)
+    # the anchor is the whole pixel nearest the centroid, ties rounded up: floor(c + 0.5)
+    np.testing.assert_array_equal(groups.anchors, np.floor(centroids + 0.5))
+    assert np.array_equal(groups.anchors, np.round(groups.anchors))
+    assert np.all(np.abs(groups.anchors - centroids) <= 0.5)
+    assert np.any(np.abs(groups.anchors - centroids) > 0.1)  # really rounded, not the centroid
     np.testing.assert_allclose(groups.relative_offsets,
-                               members - groups.centroids[:, None, :], atol=1e-12)
-    np.testing.assert_allclose(groups.relative_offsets.sum(axis=1), 0, atol=1e-9)
+                               members - groups.anchors[:, None, :], atol=1e-12)
+    # offsets now sum to C times the centroid's distance from its anchor, not to zero
+    np.testing.assert_allclose(groups.relative_offsets.mean(axis=1),
+                               centroids - groups.anchors, atol=1e-9)
     assert groups.relative_offsets.shape == (50, 4, 2)
+    assert groups.anchors.dtype == np.float64 and not groups.anchors.flags.writeable
+
+
+def test_anchor_ties_round_up():
+    """Centroids exactly between pixels go to the upper pixel (floor(c + 0.5)), also for
+    negative coordinates: not away from zero, not to even (np.round)."""
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    positions = np.concatenate([square, square + [-102.0, 40.0]])  # centroids .5 and -101.5
+    groups = make_groups(positions, 2, 3, n_groups=0, seed=0)
+    expected = np.array([[1.0, 1.0]] * 4 + [[-101.0, 41.0]] * 4)
+    np.testing.assert_array_equal(groups.anchors, expected)
+    np.testing.assert_array_equal(groups.relative_offsets,
+                                  positions[groups.indices] - expected[:, None, :])
 
 
 def test_seeds_reproduce_and_differ():
@@ -78,9 +98,15 @@ def test_gridsize_one_is_identity():
     positions = _positions(50)
     groups = make_groups(positions, 1, 4, n_groups=0, seed=0)
     np.testing.assert_array_equal(groups.indices[:, 0], np.arange(50))
-    np.testing.assert_array_equal(groups.centroids, positions)
+    np.testing.assert_array_equal(groups.anchors, np.floor(positions + 0.5))
     assert groups.relative_offsets.shape == (50, 1, 2)
-    assert not groups.relative_offsets.any()
+    np.testing.assert_allclose(groups.relative_offsets[:, 0], positions - groups.anchors,
+                               atol=1e-12)
+    assert np.all(np.abs(groups.relative_offsets) <= 0.5)
+    assert groups.relative_offsets.any()  # fractional positions leave a sub-pixel rest
+    whole = make_groups(np.round(positions), 1, 4, n_groups=0, seed=0)
+    np.testing.assert_array_equal(whole.anchors, np.round(positions))
+    assert not whole.relative_offsets.any()
 
 
 def test_duplicate_positions_never_repeat_the_seed():

@@ -329,6 +329,24 @@ def test_build_network_follows_configs():
         assert net(diffraction(1, 4, 64)).shape == (1, 1, 64, 64)
 
 
+@pytest.mark.parametrize("name", ["linear", "pi_tanh"])
+def test_phase_activation_follows_the_config(name):
+    """'linear' passes the last conv output through unbounded; 'pi_tanh' bounds it."""
+    net = build_network(DataConfig(N=32, gridsize=1),
+                        ModelConfig(n_filters_scale=1, probe_big=False, phase_activation=name))
+    _spread_heads(net, 500.0)
+    captured = {}
+    net.phase_decoder.head.central_conv.register_forward_hook(
+        lambda module, args, out: captured.__setitem__("phase", out.double().numpy()))
+    with torch.no_grad():
+        _, phase = (t.numpy() for t in net.amplitude_and_phase(diffraction(2, 1, 32)))
+    rows, cols = central_window(32)
+    raw = captured["phase"]
+    assert np.abs(raw).max() > 2 * np.pi  # the spread leaves tanh's range far behind
+    expected = raw if name == "linear" else np.pi * np.tanh(raw)
+    np.testing.assert_allclose(phase[..., rows, cols], expected, rtol=1e-5, atol=1e-5)
+
+
 def test_unusable_arguments_raise_one_config_error_listing_all():
     with pytest.raises(ConfigError) as info:
         PtychoPINNNet(48, 0, 0, amp_activation="tanh")

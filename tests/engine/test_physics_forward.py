@@ -10,50 +10,42 @@ from ptycho_engine.physics import (
     disc_mask,
     far_field_amplitude,
     forward_amplitude,
+    group_windows,
+    member_probes,
+    merge_patches,
     normalise_probe,
     overlap_weight,
 )
 
 
-def _np_sample(img, ys, xs):
-    """Zero-fill bilinear sample of img at float coordinates (ys, xs) of any shape."""
-    H, W = img.shape
-    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
-    fy, fx = ys - y0, xs - x0
-    out = np.zeros(ys.shape, dtype=complex)
-    for dy, wy in ((0, 1 - fy), (1, fy)):
-        for dx, wx in ((0, 1 - fx), (1, fx)):
-            yy, xx = y0 + dy, x0 + dx
-            ok = (yy >= 0) & (yy < H) & (xx >= 0) & (xx < W)
-            out[ok] += (wy * wx)[ok] * img[yy[ok], xx[ok]]
-    return out
-
-
-def _np_translate(img, t):
-    rows, cols = np.meshgrid(np.arange(img.shape[0]), np.arange(img.shape[1]), indexing="ij")
-    return _np_sample(img, rows - t[1], cols - t[0])
+def _np_shifted(probe, shift):
+    """The probe moved by shift [x, y] px: multiply its DFT by exp(-2πi (f_x s_x + f_y s_y))."""
+    f = np.fft.fftfreq(probe.shape[0])
+    ramp = np.exp(-2j * np.pi * (f[:, None] * shift[1] + f[None, :] * shift[0]))
+    return np.fft.ifft2(np.fft.fft2(probe) * ramp)
 
 
 def _np_forward(patches, offsets, probe, object_big, M, weight, mask):
-    """Reference forward model of one group: merge, extract, illuminate, |FFT|."""
+    """Reference forward model of one group: merge on whole-pixel windows, cut each
+    member's window, illuminate with the probe shifted by the sub-pixel rest, |FFT|."""
     N = probe.shape[0]
-    m = (M - N) // 2
-
-    def pad(a):
-        out = np.zeros((M, M), dtype=complex)
-        out[m:m + N, m:m + N] = a
-        return out
-
+    whole = np.floor(offsets + 0.5).astype(int)
+    rest = offsets - whole
+    windows = [(slice(M // 2 + oy - N // 2, M // 2 + oy + N // 2),
+                slice(M // 2 + ox - N // 2, M // 2 + ox + N // 2)) for ox, oy in whole]
+    canvas = np.zeros((M, M), complex)
     if object_big:
-        num = sum(_np_translate(pad(weight * p), o) for p, o in zip(patches, offsets, strict=True))
-        den = sum(_np_translate(pad(weight), o).real for o in offsets)
-        canvas = num / (den + 1e-6)
+        den = np.zeros((M, M))
+        for patch, (rows, cols) in zip(patches, windows, strict=True):
+            canvas[rows, cols] += weight * patch
+            den[rows, cols] += weight
+        canvas /= den + 1e-6
     else:
-        canvas = pad(patches[0])
-    views = np.stack([_np_translate(canvas, -o)[m:m + N, m:m + N] for o in offsets])
-    wave = probe * views * (1.0 if mask is None else mask)
-    amplitude = np.abs(np.fft.fftshift(np.fft.fft2(wave, norm="ortho"), axes=(-2, -1)))
-    return amplitude, canvas[m:m + N, m:m + N]
+        m = (M - N) // 2
+        canvas[m:m + N, m:m + N] = patches[0]
+    waves = np.stack([_np_shifted(probe, r) * canvas[rows, cols] * (1.0 if mask is None else mask)
+                      for r, (rows, cols) in zip(rest, windows, strict=True)])
+    return np.abs(np.fft.fftshift(np.fft.fft2(waves, norm="ortho"), axes=(-2, -1)))
 
 
 def _random_complex(rng, shape):
@@ -65,70 +57,110 @@ def _np_disc(N):
     return (np.hypot(c[:, None], c[None, :]) < N / 4).astype(float)
 
 
+def _model(patches, offsets, probe, *, object_big, M, weight, mask):
+    """The physics chain as the model runs it: merge, member probes, forward_amplitude."""
+    windows = group_windows(offsets, probe.shape[0], M)
+    canvas = merge_patches(patches, windows, weight, object_big=object_big)
+    return forward_amplitude(canvas, windows, member_probes(probe, windows, mask))
+
+
 @pytest.mark.parametrize(("object_big", "use_mask"), [(True, False), (True, True), (False, False)])
-def test_forward_matches_numpy_reference(object_big, use_mask):
+@pytest.mark.parametrize("fractional", [True, False])
+def test_forward_matches_numpy_reference(object_big, use_mask, fractional):
     rng = np.random.default_rng(0)
     B, C, N = 3, 4, 16
     K = C if object_big else 1
     patches = _random_complex(rng, (B, K, N, N))
     offsets = rng.uniform(-3, 3, size=(B, C, 2))
+    if not fractional:
+        offsets = np.round(offsets)
     probe = _random_complex(rng, (N, N))
     M = canvas_size(N, 3)
     weight = overlap_weight(N, 1e-3, dtype=torch.float64)
     mask = _np_disc(N) if use_mask else None
-    expected = [_np_forward(patches[b], offsets[b], probe, object_big, M, weight.numpy(), mask)
-                for b in range(B)]
-    exp_amp = np.stack([e[0] for e in expected])
-    exp_obj = np.stack([e[1] for e in expected])
+    expected = np.stack([_np_forward(patches[b], offsets[b], probe, object_big, M,
+                                     weight.numpy(), mask) for b in range(B)])
 
     mask_t = None if mask is None else torch.from_numpy(mask)
-    amp, obj = forward_amplitude(torch.from_numpy(patches), torch.from_numpy(offsets),
-                                 torch.from_numpy(probe), object_big=object_big, canvas=M,
-                                 weight=weight, probe_mask=mask_t)
+    amp = _model(torch.from_numpy(patches), torch.from_numpy(offsets), torch.from_numpy(probe),
+                 object_big=object_big, M=M, weight=weight, mask=mask_t)
     assert amp.shape == (B, C, N, N) and amp.dtype == torch.float64
-    assert obj.shape == (B, N, N) and obj.dtype == torch.complex128
-    np.testing.assert_allclose(amp.numpy(), exp_amp, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(obj.numpy(), exp_obj, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(amp.numpy(), expected, rtol=1e-10, atol=1e-10)
 
-    amp32, obj32 = forward_amplitude(
-        torch.from_numpy(patches).to(torch.complex64), torch.from_numpy(offsets).float(),
-        torch.from_numpy(probe).to(torch.complex64), object_big=object_big, canvas=M,
-        weight=weight.float(), probe_mask=None if mask_t is None else mask_t.float())
-    assert amp32.dtype == torch.float32 and obj32.dtype == torch.complex64
-    np.testing.assert_allclose(amp32.numpy(), exp_amp, rtol=1e-5, atol=1e-5 * exp_amp.max())
-    np.testing.assert_allclose(obj32.numpy(), exp_obj, rtol=1e-5, atol=1e-5)
+    amp32 = _model(torch.from_numpy(patches).to(torch.complex64),
+                   torch.from_numpy(offsets).float(), torch.from_numpy(probe).to(torch.complex64),
+                   object_big=object_big, M=M, weight=weight.float(),
+                   mask=None if mask_t is None else mask_t.float())
+    assert amp32.dtype == torch.float32
+    np.testing.assert_allclose(amp32.numpy(), expected, rtol=1e-5, atol=1e-5 * expected.max())
 
 
-def test_flat_object_at_gridsize_one_gives_the_probe_far_field():
+def test_forward_depends_on_the_sub_pixel_rest():
+    """Offsets with the same whole part but another rest give other amplitudes, and the
+    rest moves the probe, not the object: shifting both by a whole pixel changes nothing."""
+    rng = np.random.default_rng(6)
+    N, M = 16, 24
+    canvas = torch.from_numpy(_random_complex(rng, (1, M, M)))
+    probe = torch.from_numpy(_random_complex(rng, (N, N)))
+
+    def amplitude(offsets):
+        windows = group_windows(torch.tensor([offsets], dtype=torch.float64), N, M)
+        return forward_amplitude(canvas, windows, member_probes(probe, windows))
+
+    base = amplitude([[0.2, -0.3]])
+    assert (base - amplitude([[0.0, 0.0]])).abs().max() > 1e-2
+    assert (base - amplitude([[0.4, -0.3]])).abs().max() > 1e-2
+    # amplitude of the canvas moved by one whole pixel, seen from a member moved alike
+    moved = torch.roll(canvas, shifts=(1, -1), dims=(-2, -1))  # +1 row (y), -1 column (x)
+    windows = group_windows(torch.tensor([[[-0.8, 0.7]]], dtype=torch.float64), N, M)
+    again = forward_amplitude(moved, windows, member_probes(probe, windows))
+    torch.testing.assert_close(again, base, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("offsets", [[[0.0, 0.0]], [[0.3, -0.45]], [[-0.5, 0.25], [1.2, 2.9]]])
+def test_flat_object_gives_the_probe_far_field_at_any_offset(offsets):
+    """A unit object leaves only the probe; a sub-pixel shift is a pure phase ramp in
+    Fourier space, so its far-field modulus is the unshifted probe's."""
     rng = np.random.default_rng(1)
     N = 16
     probe = _random_complex(rng, (N, N))
-    ones = torch.ones(2, 1, N, N, dtype=torch.complex128)
-    amp, obj = forward_amplitude(ones, torch.zeros(2, 1, 2, dtype=torch.float64),
-                                 torch.from_numpy(probe), object_big=True, canvas=N,
-                                 weight=overlap_weight(N, 0.0), probe_mask=None)
+    offsets = torch.tensor([offsets], dtype=torch.float64).expand(2, -1, -1)
+    M = canvas_size(N, float(offsets.abs().max()))
+    windows = group_windows(offsets, N, M)
+    ones = torch.ones(2, M, M, dtype=torch.complex128)
+    amp = forward_amplitude(ones, windows, member_probes(torch.from_numpy(probe), windows))
     expected = np.abs(np.fft.fftshift(np.fft.fft2(probe, norm="ortho")))
-    np.testing.assert_allclose(amp[:, 0].numpy(), np.stack([expected, expected]), rtol=1e-13,
-                               atol=1e-13)
-    # Bit for bit the probe's own far field: the unit object changes nothing.
-    assert torch.equal(amp[:, 0], far_field_amplitude(torch.from_numpy(probe)).expand(2, N, N))
-    assert torch.equal(obj, ones[:, 0])
+    np.testing.assert_allclose(amp.numpy(), np.broadcast_to(expected, amp.shape), rtol=1e-12,
+                               atol=1e-12)
 
 
-def test_gridsize_one_returns_the_patch_unchanged():
-    rng = np.random.default_rng(2)
-    patch = torch.from_numpy(_random_complex(rng, (3, 1, 8, 8))).to(torch.complex64)
-    _, obj = forward_amplitude(patch, torch.zeros(3, 1, 2), torch.ones(8, 8, dtype=torch.complex64),
-                               object_big=True, canvas=12, weight=overlap_weight(8, 1e-3),
-                               probe_mask=None)
-    assert torch.equal(obj, patch[:, 0])
+def test_flat_object_at_gridsize_one_is_bit_for_bit_the_probe_far_field():
+    rng = np.random.default_rng(1)
+    N = 16
+    probe = torch.from_numpy(_random_complex(rng, (N, N)))
+    windows = group_windows(torch.zeros(2, 1, 2, dtype=torch.float64), N, N)
+    amp = forward_amplitude(torch.ones(2, N, N, dtype=torch.complex128), windows,
+                            member_probes(probe, windows))
+    assert torch.equal(amp[:, 0], far_field_amplitude(probe).expand(2, N, N))
 
 
-def test_patch_count_must_fit_object_big():
-    with pytest.raises(ValueError, match="object_big"):
-        forward_amplitude(torch.zeros(2, 1, 8, 8, dtype=torch.complex64), torch.zeros(2, 4, 2),
-                          torch.ones(8, 8, dtype=torch.complex64), object_big=True, canvas=12,
-                          weight=overlap_weight(8, 0.0), probe_mask=None)
+def test_forward_obeys_parseval_with_shifted_probes():
+    rng = np.random.default_rng(7)
+    N, M = 16, 24
+    canvas = torch.from_numpy(_random_complex(rng, (2, M, M)))
+    probe = _random_complex(rng, (N, N))
+    offsets = rng.uniform(-3, 3, (2, 3, 2))
+    windows = group_windows(torch.from_numpy(offsets), N, M)
+    amp = forward_amplitude(canvas, windows, member_probes(torch.from_numpy(probe), windows))
+    energy = np.zeros((2, 3))
+    for b in range(2):
+        for c in range(3):
+            ox, oy = np.floor(offsets[b, c] + 0.5).astype(int)
+            view = canvas[b].numpy()[M // 2 + oy - N // 2:M // 2 + oy + N // 2,
+                                     M // 2 + ox - N // 2:M // 2 + ox + N // 2]
+            shifted = _np_shifted(probe, offsets[b, c] - [ox, oy])
+            energy[b, c] = (np.abs(shifted * view) ** 2).sum()
+    np.testing.assert_allclose((amp.numpy() ** 2).sum(axis=(-2, -1)), energy, rtol=1e-12)
 
 
 def test_far_field_obeys_parseval_and_matches_numpy():
@@ -150,9 +182,8 @@ def test_far_field_runs_in_complex64_under_autocast():
     plain = far_field_amplitude(wave)
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         cast = far_field_amplitude(wave)
-        amp, _ = forward_amplitude(wave[:, None], torch.zeros(4, 1, 2), torch.ones_like(wave[0]),
-                                   object_big=True, canvas=16, weight=overlap_weight(16, 0.0),
-                                   probe_mask=None)
+        windows = group_windows(torch.zeros(4, 1, 2), 16, 16)
+        amp = forward_amplitude(wave, windows, torch.ones_like(wave[0]))
     assert cast.dtype == torch.float32 and amp.dtype == torch.float32
     torch.testing.assert_close(cast, plain)
     torch.testing.assert_close(amp[:, 0], plain)

@@ -1,4 +1,4 @@
-"""Merge and extraction of group patches against a numpy reference and a round trip."""
+"""Merging group patches on whole-pixel windows against a numpy reference and a round trip."""
 
 import numpy as np
 import pytest
@@ -7,51 +7,38 @@ import torch
 from ptycho_engine.physics import (
     MERGE_EPS,
     canvas_size,
-    central_crop,
-    extract_patches,
+    gather_views,
+    group_windows,
     merge_patches,
     overlap_weight,
 )
 
 
-def _np_translate(img, tx, ty):
-    """Zero-fill bilinear: out[y, x] = img(y - ty, x - tx), one pixel at a time."""
-    H, W = img.shape
-    out = np.zeros_like(img)
-    for y in range(H):
-        for x in range(W):
-            sy, sx = y - ty, x - tx
-            y0, x0 = int(np.floor(sy)), int(np.floor(sx))
-            fy, fx = sy - y0, sx - x0
-            for dy, wy in ((0, 1 - fy), (1, fy)):
-                for dx, wx in ((0, 1 - fx), (1, fx)):
-                    if 0 <= y0 + dy < H and 0 <= x0 + dx < W:
-                        out[y, x] += wy * wx * img[y0 + dy, x0 + dx]
-    return out
-
-
-def _np_pad(patch, M):
-    m = (M - patch.shape[0]) // 2
-    out = np.zeros((M, M), dtype=np.result_type(patch, float))
-    out[m:m + patch.shape[0], m:m + patch.shape[1]] = patch
-    return out
-
-
-def _np_merge(patches, offsets, M, weight):
-    """Reference merge: Σ T_o(pad(w·p)) / (Σ T_o(pad(w)) + 1e-6)."""
-    pairs = zip(patches, offsets, strict=True)
-    num = sum(_np_translate(_np_pad(weight * p, M), *o) for p, o in pairs)
-    den = sum(_np_translate(_np_pad(weight, M), *o) for o in offsets)
-    return num / (den + 1e-6)
-
-
-def _np_extract(canvas, offsets, N):
-    m = (canvas.shape[0] - N) // 2
-    return np.stack([_np_translate(canvas, -ox, -oy)[m:m + N, m:m + N] for ox, oy in offsets])
-
-
 def _random_complex(rng, shape):
     return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+def _np_window(M, N, offset):
+    """(rows, cols) slices of the window of a member at ``offset`` [x, y] on an M canvas."""
+    cx, cy = (M // 2 + int(np.floor(v + 0.5)) for v in offset)
+    return slice(cy - N // 2, cy + N // 2), slice(cx - N // 2, cx + N // 2)
+
+
+def _np_merge(patches, offsets, M, weight, object_big=True):
+    """Reference merge of one group: Σ w·p on windows / (Σ w on windows + 1e-6)."""
+    N = weight.shape[0]
+    if not object_big:
+        out = np.zeros((M, M), complex)
+        m = (M - N) // 2
+        out[m:m + N, m:m + N] = patches[0]
+        return out
+    num = np.zeros((M, M), complex)
+    den = np.zeros((M, M))
+    for patch, offset in zip(patches, offsets, strict=True):
+        rows, cols = _np_window(M, N, offset)
+        num[rows, cols] += weight * patch
+        den[rows, cols] += weight
+    return num / (den + 1e-6)
 
 
 @pytest.mark.parametrize(("N", "offset", "expected"),
@@ -67,6 +54,14 @@ def test_canvas_size_refuses_odd_patches_and_negative_offsets():
         canvas_size(16, -1)
 
 
+def test_canvas_size_holds_every_window_up_to_the_offset():
+    for N in (8, 16):
+        for offset in (0.0, 0.4, 0.5, 1.0, 2.5, 3.49, 3.5, 7.0):
+            M = canvas_size(N, offset)
+            corners = torch.tensor([[[offset, offset], [-offset, -offset], [offset, -offset]]])
+            group_windows(corners, N, M)  # raises when a window leaves the canvas
+
+
 def test_overlap_weight_is_one_on_the_central_half_window():
     weight = overlap_weight(16, 1e-3, dtype=torch.float64)
     expected = np.full((16, 16), 1e-3)
@@ -75,30 +70,37 @@ def test_overlap_weight_is_one_on_the_central_half_window():
     assert overlap_weight(8, 0.0).sum() == 16
 
 
-def test_merge_and_extract_match_numpy_reference():
+@pytest.mark.parametrize("object_big", [True, False])
+@pytest.mark.parametrize("border", [0.0, 1e-3, 1.0])
+def test_merge_matches_numpy_reference(object_big, border):
     rng = np.random.default_rng(0)
-    B, C, N = 2, 4, 8
-    patches = _random_complex(rng, (B, C, N, N))
-    offsets = rng.uniform(-3, 3, size=(B, C, 2))
+    B, C, N = 3, 4, 8
+    K = C if object_big else 1
+    patches = _random_complex(rng, (B, K, N, N))
+    offsets = rng.uniform(-3, 3, size=(B, C, 2))  # fractional: only whole parts place windows
     M = canvas_size(N, 3)
-    weight = overlap_weight(N, 1e-3, dtype=torch.float64)
-    merged = merge_patches(torch.from_numpy(patches), torch.from_numpy(offsets), M, weight)
+    weight = overlap_weight(N, border, dtype=torch.float64)
+    windows = group_windows(torch.from_numpy(offsets), N, M)
+    merged = merge_patches(torch.from_numpy(patches), windows, weight, object_big=object_big)
     assert merged.shape == (B, M, M) and merged.dtype == torch.complex128
-    extracted = extract_patches(merged, torch.from_numpy(offsets), N)
     for b in range(B):
-        expected = _np_merge(patches[b], offsets[b], M, weight.numpy())
-        np.testing.assert_allclose(merged[b].numpy(), expected, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(extracted[b].numpy(), _np_extract(expected, offsets[b], N),
-                                   rtol=1e-10, atol=1e-12)
+        expected = _np_merge(patches[b], offsets[b], M, weight.numpy(), object_big)
+        np.testing.assert_allclose(merged[b].numpy(), expected, rtol=1e-12, atol=1e-14)
+    merged32 = merge_patches(torch.from_numpy(patches).to(torch.complex64),
+                             group_windows(torch.from_numpy(offsets).float(), N, M),
+                             weight.float(), object_big=object_big)
+    assert merged32.dtype == torch.complex64
+    np.testing.assert_allclose(merged32.numpy(), merged.numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_patch_lands_at_canvas_centre_plus_offset():
+def test_one_patch_lands_exactly_at_canvas_centre_plus_whole_offset():
     N, M = 8, 16
     patch = torch.zeros(1, 1, N, N, dtype=torch.complex64)
     patch[0, 0, N // 2, N // 2] = 2 + 1j
-    merged = merge_patches(patch, torch.tensor([[[2.0, -1.0]]]), M, torch.ones(N, N))
-    peak = torch.nonzero(merged[0].abs() > 1)
-    assert peak.tolist() == [[M // 2 - 1, M // 2 + 2]]
+    windows = group_windows(torch.tensor([[[2.3, -0.7]]]), N, M)  # whole part (2, -1)
+    merged = merge_patches(patch, windows, torch.ones(N, N))
+    peak = torch.nonzero(merged[0].abs() > 0)
+    assert peak.tolist() == [[M // 2 - 1, M // 2 + 2]]  # no interpolation: one pixel
     torch.testing.assert_close(merged[0, M // 2 - 1, M // 2 + 2],
                                torch.tensor(2 + 1j, dtype=torch.complex64), rtol=2e-6, atol=0)
 
@@ -106,26 +108,28 @@ def test_patch_lands_at_canvas_centre_plus_offset():
 def test_uncovered_canvas_is_exactly_zero():
     rng = np.random.default_rng(1)
     patches = torch.from_numpy(_random_complex(rng, (1, 2, 8, 8)))
-    offsets = torch.tensor([[[-1.5, 0.0], [1.5, 0.0]]], dtype=torch.float64)
+    offsets = torch.tensor([[[-1.5, 0.0], [1.4, 0.0]]], dtype=torch.float64)  # whole -1, +1
+    windows = group_windows(offsets, 8, 24)
     for border in (0.0, 1e-3):
-        merged = merge_patches(patches, offsets, 24, overlap_weight(8, border,
-                                                                     dtype=torch.float64))
-        assert torch.count_nonzero(merged[0, :6]) == 0
-        assert torch.count_nonzero(merged[0, :, :4]) == 0
+        merged = merge_patches(patches, windows, overlap_weight(8, border, dtype=torch.float64))
+        covered = np.zeros((24, 24), bool)
+        covered[8:16, 7:17] = True  # rows 12 ± 4, columns from 12 - 1 - 4 to 12 + 1 + 4
+        assert torch.count_nonzero(merged[0][torch.from_numpy(~covered)]) == 0
+        if border:
+            assert torch.count_nonzero(merged[0][torch.from_numpy(covered)]) == covered.sum()
 
 
 def _views_of_one_object(rng, offsets, N, garbage_border):
-    """Views of one large object centred at centre + offset (integer offsets).
+    """Views of one large object on each member's whole-pixel window.
 
     Returns the true views and the patches handed to the merge, which carry large
     wrong values outside their central window when garbage_border is set.
     """
     big = _random_complex(rng, (40, 40))
-    centre = 20
     views, patches = [], []
-    for ox, oy in offsets:
-        top, left = centre + oy - N // 2, centre + ox - N // 2
-        views.append(big[top:top + N, left:left + N])
+    for offset in offsets:
+        rows, cols = _np_window(40, N, offset)
+        views.append(big[rows, cols])
         patch = views[-1].copy()
         if garbage_border:
             noise = 50 * _random_complex(rng, (N, N))
@@ -136,32 +140,47 @@ def _views_of_one_object(rng, offsets, N, garbage_border):
     return np.stack(views)[None], np.stack(patches)[None]
 
 
-@pytest.mark.parametrize(("border", "garbage"), [(1e-3, False), (0.0, True)])
-def test_extract_after_merge_returns_each_patch_where_a_central_window_covers(border, garbage):
+@pytest.mark.parametrize(("border", "garbage"), [(1e-3, False), (0.0, True), (1.0, False)])
+@pytest.mark.parametrize("fraction", [0.0, 0.37])
+def test_gather_after_merge_returns_each_patch_where_a_central_window_covers(border, garbage,
+                                                                           fraction):
     rng = np.random.default_rng(2)
     N = 16
-    offsets = np.array([[-3, -1], [2, -2], [-1, 3], [2, 0]], dtype=float)  # mean 0, asymmetric
-    assert np.allclose(offsets.mean(axis=0), 0)
-    views, patches = _views_of_one_object(rng, offsets.astype(int), N, garbage)
-    M = canvas_size(N, 3)
+    offsets = np.array([[-3, -1], [2, -2], [-1, 3], [2, 0]], dtype=float) + fraction
+    views, patches = _views_of_one_object(rng, offsets, N, garbage)
+    M = canvas_size(N, np.abs(offsets).max())
     weight = overlap_weight(N, border, dtype=torch.float64)
-    offsets_t = torch.from_numpy(offsets[None])
-    merged = merge_patches(torch.from_numpy(patches), offsets_t, M, weight)
-    returned = extract_patches(merged, offsets_t, N).numpy()
+    windows = group_windows(torch.from_numpy(offsets[None]), N, M)
+    merged = merge_patches(torch.from_numpy(patches), windows, weight)
+    returned = gather_views(merged, windows).numpy()
     # Canvas pixels covered by at least one central window, seen from each member.
-    central = (weight.numpy() == 1.0).astype(float)
-    coverage = sum(_np_translate(_np_pad(central, M), *o) for o in offsets)
-    covered_views = _np_extract((coverage >= 1).astype(float), offsets, N) > 0.5
+    coverage = np.zeros((M, M))
+    for offset in offsets:
+        rows, cols = _np_window(M, N, offset)
+        coverage[rows, cols] += weight.numpy() == 1.0
     for c in range(4):
-        region = covered_views[c]
+        rows, cols = _np_window(M, N, offsets[c])
+        region = coverage[rows, cols] >= 1
         assert region.sum() > N * N / 4
         np.testing.assert_allclose(returned[0, c][region], views[0, c][region],
                                    rtol=1e-5, atol=1e-5)
+        if garbage:  # weight 0 outside the central windows: the garbage never enters
+            assert (~region).any() and not returned[0, c][~region].any()
+        elif border == 1.0:  # consistent patches everywhere: the merge is exact everywhere
+            np.testing.assert_allclose(returned[0, c], views[0, c], rtol=1e-5, atol=1e-5)
 
 
-def test_central_crop_takes_the_middle():
-    canvas = torch.arange(100.0).reshape(1, 10, 10)
-    torch.testing.assert_close(central_crop(canvas, 4), canvas[:, 3:7, 3:7])
+@pytest.mark.parametrize("border", [0.0, 1e-3])
+def test_gridsize_one_canvas_is_the_patch_itself(border):
+    """One member: no weighting and no 1e-6, so the border survives even with weight 0."""
+    rng = np.random.default_rng(3)
+    patch = torch.from_numpy(_random_complex(rng, (3, 1, 8, 8))).to(torch.complex64)
+    offsets = torch.from_numpy(rng.uniform(-0.5, 0.5, (3, 1, 2))).float()  # sub-pixel rests
+    for M in (8, 12):
+        merged = merge_patches(patch, group_windows(offsets, 8, M), overlap_weight(8, border))
+        m = (M - 8) // 2
+        assert torch.equal(merged[:, m:m + 8, m:m + 8], patch[:, 0])
+        assert torch.count_nonzero(merged) == torch.count_nonzero(patch)
 
 
 def test_merge_eps_is_small_against_a_central_window():
@@ -169,8 +188,13 @@ def test_merge_eps_is_small_against_a_central_window():
 
 
 def test_shape_errors_are_explained():
-    with pytest.raises(ValueError, match="offsets"):
-        merge_patches(torch.zeros(2, 4, 8, 8, dtype=torch.complex64), torch.zeros(2, 4), 12,
-                      torch.ones(8, 8))
-    with pytest.raises(ValueError, match="canvas"):
-        extract_patches(torch.zeros(1, 11, 11, dtype=torch.complex64), torch.zeros(1, 4, 2), 8)
+    windows = group_windows(torch.zeros(2, 4, 2), 8, 12)
+    with pytest.raises(ValueError, match="patches"):
+        merge_patches(torch.zeros(2, 4, 8, dtype=torch.complex64), windows, torch.ones(8, 8))
+    with pytest.raises(ValueError, match="object_big"):
+        merge_patches(torch.zeros(2, 1, 8, 8, dtype=torch.complex64), windows, torch.ones(8, 8))
+    with pytest.raises(ValueError, match="object_big"):
+        merge_patches(torch.zeros(2, 4, 8, 8, dtype=torch.complex64), windows, torch.ones(8, 8),
+                      object_big=False)
+    with pytest.raises(ValueError, match="groups"):
+        merge_patches(torch.zeros(3, 4, 8, 8, dtype=torch.complex64), windows, torch.ones(8, 8))

@@ -49,6 +49,13 @@ def test_run_info_and_config_round_trip(tmp_path):
     assert run.source == "/data/scan.npz" and run.epochs_done() == 7
     assert "epochs = 7" in run.config_text()
     assert run.planned_epochs() == 7
+    # a config.toml from before physics refinement reads as the model it trained
+    text = run.config_text()
+    assert "refine_steps = 16" in text and "refine_steps = -1" in text
+    run.config_path.write_text(text.replace("refine_steps = 16", "").replace(
+        "refine_steps = -1", ""))
+    old = run.read_config()
+    assert (old.model.refine_steps, old.inference.refine_steps) == (0, 0)
 
 
 def test_damaged_run_json_is_an_error_or_empty_as_asked(tmp_path):

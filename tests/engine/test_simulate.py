@@ -61,8 +61,11 @@ def test_noise_free_diffraction_matches_numpy_formula():
     np.testing.assert_array_equal(scan.ground_truth, obj)
 
 
-def test_mean_expected_counts_equal_nphotons():
+@pytest.mark.parametrize("fractional", [False, True])
+def test_mean_expected_counts_equal_nphotons(fractional):
     obj, probe, positions = _small_case(seed=1, n=30)
+    if fractional:
+        positions = positions + np.random.default_rng(1).uniform(-0.5, 0.5, positions.shape)
     for nphotons in (1e3, 1e7):
         scan = simulate_scan(obj, probe, positions, nphotons=nphotons, seed=0, noise=False)
         totals = (scan.diffraction.astype(np.float64) ** 2).sum(axis=(1, 2))
@@ -90,15 +93,28 @@ def test_poisson_noise_statistics_and_seeds():
     assert not np.array_equal(noisy.diffraction, other.diffraction)
 
 
-def test_subpixel_positions_use_bilinear_patches():
-    from ptycho_engine.data.patches import extract_patches
-
+def test_subpixel_positions_shift_the_probe_not_the_object():
+    """At a fractional position the object window sits at the nearest whole pixel
+    (floor(p + 0.5)) and the probe moves by the rest with a Fourier phase ramp."""
     obj, probe, _ = _small_case(seed=3)
-    positions = np.array([[20.25, 21.5], [25.75, 30.1]])
+    positions = np.array([[20.25, 21.5], [25.75, 30.1], [24.0, 24.0], [22.5, 27.49]])
     scan = simulate_scan(obj, probe, positions, nphotons=1e4, seed=0, noise=False)
-    field = np.fft.fft2(scan.probe * extract_patches(obj, positions, 16)) / 16
-    np.testing.assert_allclose(scan.diffraction, np.abs(np.fft.fftshift(field, axes=(1, 2))),
-                               rtol=1e-4, atol=1e-4)
+    N = 16
+    f = np.fft.fftfreq(N)
+    expected = []
+    for p in positions:
+        x, y = np.floor(p + 0.5).astype(int)
+        rest = p - [x, y]
+        ramp = np.exp(-2j * np.pi * (f[:, None] * rest[1] + f[None, :] * rest[0]))
+        shifted = np.fft.ifft2(np.fft.fft2(scan.probe.astype(np.complex128)) * ramp)
+        patch = obj[y - N // 2:y + N // 2, x - N // 2:x + N // 2]
+        expected.append(np.abs(np.fft.fftshift(np.fft.fft2(shifted * patch) / N)))
+    np.testing.assert_allclose(scan.diffraction, np.array(expected), rtol=1e-4, atol=1e-4)
+    # the whole-pixel position is the plain formula, and the sub-pixel rest matters
+    np.testing.assert_allclose(scan.diffraction[2], _reference_amplitude(
+        obj, scan.probe, positions[2:3])[0], rtol=1e-4, atol=1e-4)
+    rounded = _reference_amplitude(obj, scan.probe, np.floor(positions + 0.5))
+    assert np.abs(scan.diffraction[[0, 1, 3]] - rounded[[0, 1, 3]]).max() > 1e-2
 
 
 def test_simulate_rejects_bad_inputs():
