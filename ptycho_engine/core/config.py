@@ -61,13 +61,14 @@ class DataConfig:
 
     N: int = setting(64, "Diffraction pattern (and object patch) size in pixels.",
                      unit="px", choices=(32, 64, 128, 256))
-    gridsize: int = setting(1, "Groups are gridsize x gridsize neighbouring patterns that share "
-                            "one object (the overlap constraint); 1 trains each pattern alone.",
-                            low=1, high=4)
-    neighbor_count: int = setting(4, "A group is a scan point plus gridsize^2 - 1 others drawn "
+    gridsize: int = setting(3, "Groups are gridsize x gridsize neighbouring patterns that share "
+                            "one object (the overlap constraint); 1 trains each pattern alone. "
+                            "3 (nine patterns) gives the physics refinement the most to work "
+                            "with.", low=1, high=4)
+    neighbor_count: int = setting(8, "A group is a scan point plus gridsize^2 - 1 others drawn "
                                   "from its K nearest neighbours; K must be at least "
                                   "gridsize^2 - 1.", low=1, high=64)
-    n_groups: int = setting(512, "Number of groups drawn for training; 0 makes one group per "
+    n_groups: int = setting(0, "Number of groups drawn for training; 0 makes one group per "
                             "scan position.", low=0, high=10_000_000)
     nphotons: float = setting(0.0, "Expected photons per diffraction pattern, which sets the "
                               "Poisson statistics; 0 takes the scan's measured value (1e9 when "
@@ -95,7 +96,7 @@ class ModelConfig:
         "phase's free global offset can drift into tanh's flat ends and stop the phase "
         "from learning.", choices=("linear", "pi_tanh"))
     refine_steps: int = setting(
-        16, "Physics refinement steps inside the model: each group's object is moved this "
+        8, "Physics refinement steps inside the model: each group's object is moved this "
         "many times towards agreement with the group's own measured patterns (known probe) "
         "before the loss; the network is trained through them. 0 is plain PtychoPINN.",
         low=0, high=200)
@@ -115,7 +116,7 @@ class TrainingConfig:
     batch_size: int = setting(16, "Groups per optimisation step.", low=1, high=4096,
                               power_of_two=True)
     epochs: int = setting(50, "Passes over the training groups.", low=1, high=100_000)
-    learning_rate: float = setting(1e-3, "Adam learning rate.", low=0.0, high=1.0, low_open=True)
+    learning_rate: float = setting(2e-3, "Adam learning rate.", low=0.0, high=1.0, low_open=True)
     nll_weight: float = setting(1.0, "Weight of the Poisson negative log-likelihood.",
                                 low=0.0, high=1.0)
     mae_weight: float = setting(0.0, "Weight of the amplitude mean absolute error.",
@@ -163,7 +164,7 @@ class InferenceConfig:
     stitch_crop: int = setting(20, "Only the central stitch_crop x stitch_crop pixels of each "
                                "patch enter the stitched object.", unit="px", low=2, high=256)
     refine_steps: int = setting(
-        -1, "Physics refinement steps per group when reconstructing; more than training "
+        100, "Physics refinement steps per group when reconstructing; more than training "
         "used sharpens the detail at a few FFTs per pattern and step; -1 takes "
         "model.refine_steps.", low=-1, high=1000)
     align_phase: bool = setting(
@@ -171,11 +172,11 @@ class InferenceConfig:
         "see) to its neighbours' before stitching, so overlapping groups add up instead of "
         "cancelling part of the phase contrast.")
     groups: str = setting(
-        "all", "Which groups are run: 'all' runs one group per scan position and stitches "
-        "every member's own predicted patch at its position, so each position is the average "
-        "of the groups that contain it (best quality); 'covering' runs only the fewest groups "
-        "that cover every position and stitches their merged member views (about 2.6x fewer "
-        "network passes at gridsize 2, for speed).", choices=INFERENCE_GROUPS)
+        "covering", "Which groups are run: 'covering' runs only the fewest groups that cover "
+        "every position and stitches their members' views; 'all' runs one group per scan "
+        "position, so each position is the average of the groups that contain it (without "
+        "refinement each member's own predicted patch), for a little more averaging at about "
+        "4x the time at gridsize 3.", choices=INFERENCE_GROUPS)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Live reconstruction previews during training, for observers that show them.
 
 A preview stitches only the covering groups of (at most) the 1,500 positions
-nearest the scan's centre: a live indicator that costs little of an epoch. The
-final reconstruction follows ``inference.groups``.
+nearest the scan's centre, with the refinement steps the model trains with: a
+live indicator that costs little of an epoch. The final reconstruction follows
+``inference.groups`` and ``inference.refine_steps``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def preview_maker(data: TrainingData, config: PtychoConfig) -> PreviewMaker:
     def make(system: PtychoPINNModule) -> tuple[np.ndarray, np.ndarray]:
         recon = stitch_groups(system.model, diffraction, groups, positions,
                               batch_size=inference_batch_size(system.model),
-                              crop=config.inference.stitch_crop, mode="covering")
+                              crop=config.inference.stitch_crop, mode="covering",
+                              refine_steps=config.model.refine_steps)
         return recon.amplitude, recon.phase
 
     return make

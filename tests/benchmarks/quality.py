@@ -12,6 +12,20 @@ Usage: python tests/benchmarks/quality.py [--photons 1e6] [--minutes 20] [--stag
        [--preset "quick look (CPU)"] [--set section.key=value ...] [--device cpu]
 
 Settings: the named engine preset (ptycho_engine.core.presets), then --set overrides.
+
+Suite (issue 14): ``--suite`` runs the quality suite instead: 71 cases (8
+object families incl. four photograph pairs, 2 scan sizes, 2 doses, N 64/128,
+the real gold-balls object and probe, transfer cases), each reconstructed by
+the default CLI path (pinn) and by pty-chi's ePIE and LSQML, with a JSON line
+per result, a resumable results file and a median/worst table. Tune families:
+photo-A, dead_leaves, siemens; confirm: photo-B, photo-C, photo-D, grf, lines,
+goldballs and the transfer cases (their seeds differ too). ``--list`` prints
+the cases, ``--table`` the table of a results file. Details in suite.py.
+
+Usage: python tests/benchmarks/quality.py --suite [--cases quick|NAMES|PATTERNS]
+       [--minutes 10] [--methods pinn,epie,lsqml] [--iterations 100]
+       [--workdir /tmp/ptycho-suite] [--results FILE]
+       python tests/benchmarks/quality.py --table | --list [--cases ...]
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -66,7 +81,18 @@ class StageSnapshots(TrainingObserver):
             self.seconds[done] = self.finished_at[done]
 
 
+SUITE_FLAGS = ("--suite", "--table", "--list")
+
+
 def main() -> None:
+    if any(flag in sys.argv[1:] for flag in SUITE_FLAGS):
+        here = str(Path(__file__).resolve().parent)
+        if here not in sys.path:
+            sys.path.insert(0, here)
+        import suite  # beside this file
+
+        suite.main(sys.argv[1:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photons", type=float, default=1e6)
     parser.add_argument("--patterns", type=int, default=2000)

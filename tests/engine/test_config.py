@@ -32,11 +32,15 @@ REQUIRED_KEYS = [
 def test_reference_defaults():
     config = PtychoConfig()
     assert validate(config) == []
-    assert (config.data.N, config.data.gridsize, config.data.neighbor_count) == (64, 1, 4)
-    assert config.model.n_filters_scale == 2 and config.model.amp_activation == "sigmoid"
+    # what the quality suite supports (README, "Quality"), not PtychoPINN's defaults
+    assert (config.data.N, config.data.gridsize, config.data.neighbor_count) == (64, 3, 8)
+    assert config.data.n_groups == 0
+    assert config.model.amp_activation == "sigmoid" and config.model.phase_activation == "linear"
+    assert (config.model.refine_steps, config.inference.refine_steps) == (8, 100)
+    assert config.inference.groups == "covering" and config.inference.align_phase
     assert config.model.probe_scale == 4.0 and config.model.object_big and config.model.probe_big
     assert (config.training.batch_size, config.training.epochs) == (16, 50)
-    assert config.training.learning_rate == 1e-3
+    assert config.training.learning_rate == 2e-3
     assert (config.training.nll_weight, config.training.mae_weight) == (1.0, 0.0)
 
 

@@ -13,8 +13,6 @@ from ptycho_engine.reconstruction.inference import (
     stitch_groups,
     whole_pixel_positions,
 )
-from ptycho_engine.reconstruction.phase_sync import AlignedStitcher
-from ptycho_engine.reconstruction.stitching import canvas_for
 
 N = 16
 
@@ -129,18 +127,8 @@ def test_aligned_stitching_removes_each_groups_phase_offset(mode):
                               mode=mode)
         errors[align] = _error_up_to_one_phase(recon.object, recon.weight, recon.offset, truth)
     assert errors[False][0] > 0.2  # plain averaging of misaligned groups: not the object
-    assert errors[True][0] < 0.1 * errors[False][0]
-    # run to convergence, the alignment gives the object up to one global phase
-    model = PhaseOffsetModel(truth, positions, refine_steps=2, align_phase=True)
-    shape, offset = canvas_for(whole_pixel_positions(positions), N, 8)
-    stitcher = AlignedStitcher(shape, offset, 8)
-    chosen = covering_groups(groups) if mode == "covering" else groups
-    for centres, patches, group_ids in iter_object_patches(model, diffraction, chosen,
-                                                           positions, batch_size=16):
-        stitcher.add(patches, centres, group_ids)
-    stitched = stitcher.result(iterations=1000)
-    assert _error_up_to_one_phase(stitched.object, stitched.weight, stitched.offset,
-                                  truth)[1] < 1e-3
+    # the alignment gives the object up to one global phase
+    assert errors[True][1] < 1e-3
 
 
 def test_patches_are_yielded_at_whole_pixel_centres():
