@@ -102,7 +102,15 @@ class TrainingConfig:
 
     batch_size: int = setting(16, "Groups per optimisation step.", low=1, high=4096,
                               power_of_two=True)
-    epochs: int = setting(50, "Passes over the training groups.", low=1, high=100_000)
+    epochs: int = setting(10_000, "Passes over the training groups. With a time limit "
+                          "(training.time_limit_min > 0) only an upper cap: the time limit ends "
+                          "the run, so the cap is large enough for a small scan not to reach "
+                          "it within the budget.", low=1, high=1_000_000)
+    time_limit_min: float = setting(
+        10.0, "Wall-clock budget of the run: training ends cleanly (keeping the best model) "
+        "when it is spent, and the learning-rate decay and the ETA follow it; 0 sets no time "
+        "limit, so training.epochs ends the run. The CLI's --time-limit overrides it.",
+        unit="min", low=0.0, high=1_000_000.0)
     learning_rate: float = setting(1e-3, "Adam learning rate.", low=0.0, high=1.0, low_open=True)
     nll_weight: float = setting(1.0, "Weight of the Poisson negative log-likelihood.",
                                 low=0.0, high=1.0)
@@ -115,9 +123,10 @@ class TrainingConfig:
     min_learning_rate: float = setting(1e-4, "The learning rate is never reduced below this.",
                                        low=0.0, high=1.0)
     lr_decay_fraction: float = setting(
-        0.0, "Final fraction of the training budget (the epochs, or the time limit when that "
+        0.3, "Final fraction of the training budget (the epochs, or the time limit when that "
         "runs out first) in which the learning rate falls along a cosine to "
-        "min_learning_rate; 0 keeps it until the end (halved only on plateaus).",
+        "min_learning_rate, so the run ends annealed; 0 keeps it until the end (halved only "
+        "on plateaus).",
         low=0.0, high=0.9)
     early_stop_patience: int = setting(0, "Stop after this many epochs without improvement of "
                                        "the validation loss; 0 never stops early.",
