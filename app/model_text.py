@@ -10,6 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ptycho_engine import Convergence
+
 
 def format_loss(value: float | None) -> str:
     """A loss with 6 significant digits; '—' when unknown."""
@@ -48,6 +50,34 @@ def _config_lines(config: dict[str, Any]) -> list[str]:
     return lines
 
 
+def convergence_line(stored: Any) -> str:
+    """'Convergence: NOT CONVERGED: reasons; try: advice' from a stored verdict (a dict, as
+    run.json and a bundle summary hold it), or a line saying it was not recorded."""
+    if isinstance(stored, dict):
+        try:
+            return f"Convergence: {Convergence.from_dict(stored).describe()}"
+        except ValueError:
+            pass
+    return "Convergence: not recorded"
+
+
+def convergence_banner(convergence: Convergence | None) -> str:
+    """The reconstruction view's banner: 'Not converged — <reason>. Try: <advice>.', the
+    first reason and the gist of the first advice (before its ':'; the tooltip and the
+    model's details have it all), so that it stays about two lines over the images; ''
+    for a converged fit (no banner) or when nothing records a verdict."""
+    if convergence is None or convergence.converged:
+        return ""
+    title = {"too short to judge": "Not converged (too short to judge)",
+             "unknown": "Convergence unknown"}.get(convergence.verdict, "Not converged")
+    text = title
+    if convergence.short_reason:
+        text += f" — {convergence.short_reason}"
+    if convergence.advice:
+        text += f". Try: {convergence.advice[0].split(':')[0]}"
+    return text + "."
+
+
 def describe_bundle(summary: dict[str, Any]) -> str:
     """What ``Bundle.summary()`` says, as lines: file, format, network, training, data,
     metrics and the config."""
@@ -70,6 +100,7 @@ def describe_bundle(summary: dict[str, Any]) -> str:
         f"{provenance.get('nphotons', '?')} photons/pattern"
         + (f", sha256 {str(provenance['sha256'])[:12]}…" if provenance.get("sha256") else ""),
     ]
+    lines.append(convergence_line(summary.get("convergence")))
     metrics = summary.get("metrics")
     if isinstance(metrics, dict) and metrics:
         lines.append("Metrics at export: " + ", ".join(
@@ -91,6 +122,7 @@ def describe_run(run_dir: Path, info: dict[str, Any], config_text: str = "") -> 
         f"Final loss: train {format_loss(info.get('final_train_loss'))}, validation "
         f"{format_loss(info.get('final_val_loss'))}",
         f"Data: {info.get('patterns', '?')} patterns from {info.get('source', '?')}",
+        convergence_line(info.get("convergence")),
     ]
     if config_text:
         lines += ["Config:", config_text.strip()]

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from ptycho_engine import ConfigError, PtychoConfig, Scan, validate, with_overrides
 
 if TYPE_CHECKING:
-    from ptycho_engine import Bundle, Reconstruction, TrainingResult
+    from ptycho_engine import Bundle, Convergence, Reconstruction, TrainingResult
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,9 @@ class ModelEntry:
     ``run_dir`` where its checkpoints live (None for a bundle), ``probe`` its (N, N)
     complex64 probe when known, ``train_losses`` its per-epoch training losses, and
     ``details`` plain text for display (config, training summary, provenance).
-    ``scan_key`` is the open scan it was trained on, when there is one.
+    ``scan_key`` is the open scan it was trained on, when there is one. ``convergence`` is
+    the engine's verdict on the training that made it (None when nothing records one);
+    every view of its reconstructions labels them with it.
     """
 
     kind: str
@@ -43,6 +45,7 @@ class ModelEntry:
     train_losses: tuple[float, ...] = ()
     details: str = ""
     scan_key: int | None = None
+    convergence: Convergence | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from .workers import Job, LossFloor, Preview, TrainingStarted
 from .workers.training import training_task
 
 if TYPE_CHECKING:
-    from ptycho_engine import TrainingResult
+    from ptycho_engine import Convergence, TrainingResult
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class RunStart:
     scan_name: str
     epochs: int
     resumed: bool
+    time_limit_s: float | None = None
 
 
 class TrainingController(QObject):
@@ -42,10 +43,13 @@ class TrainingController(QObject):
     Signals: ``runStarted(RunStart)``, ``started(TrainingStarted)``,
     ``lossFloor(LossFloor)``, ``epochFinished(EpochRecord)``, ``previewReady(Preview)``
     (every preview, in order; the dashboard draws the newest), and
+    ``assessed(Convergence)``: the engine's verdict on the fit, when a run ended with
+    at least one epoch (before ``runEnded``), and
     ``runEnded(status, message)`` with status 'finished', 'cancelled', 'time_limit'
     or 'failed', once the training thread has ended.
     """
 
+    assessed = Signal(object)
     runStarted = Signal(object)
     started = Signal(object)
     lossFloor = Signal(object)
@@ -132,8 +136,9 @@ class TrainingController(QObject):
         job.done.connect(self._on_done)
         self.job = job
         self.context.session.set_training_running(True)
+        limit = config.training.time_limit_min * 60
         self.runStarted.emit(RunStart(run_dir, entry.name, config.training.epochs,
-                                      resume_from is not None))
+                                      resume_from is not None, limit if limit > 0 else None))
         return job
 
     # ----------------------------------------------------------------- stop
@@ -160,19 +165,24 @@ class TrainingController(QObject):
     @Slot(object)
     def _on_result(self, result: TrainingResult) -> None:
         """The run's ending; the trained model becomes current (when an epoch finished)."""
-        self._ending = (result.status, f"{result.status.replace('_', ' ')} after "
-                                       f"{len(result.history)} epochs")
+        verb = ("reached its time limit" if result.status == "time_limit"
+                else result.status.replace("_", " "))
+        self._ending = (result.status, f"{verb} after {len(result.history)} epochs")
         if not result.history:
             return
         run_dir = Path(result.run_dir)
         info = dict(result.info, status=result.status)
         config_text = RunFolder(run_dir).config_text() or ""
         epochs = len(result.history)
+        convergence = getattr(result, "convergence", None)
+        if convergence is not None:
+            self.assessed.emit(convergence)
         self.context.session.set_model(ModelEntry(
-            kind="training", label=f"{run_dir.name} ({result.status}, {epochs} epochs)",
+            kind="training", label=model_label(run_dir.name, result.status, epochs, convergence),
             source=result, N=result.config.data.N, run_dir=run_dir, probe=result.probe,
             train_losses=tuple(r.train_loss for r in result.history),
-            details=describe_run(run_dir, info, config_text), scan_key=self._scan_key))
+            details=describe_run(run_dir, info, config_text), scan_key=self._scan_key,
+            convergence=convergence))
 
     @Slot()
     def _on_done(self) -> None:
@@ -189,9 +199,19 @@ def run_model_entry(run_dir: Path) -> ModelEntry:
         raise PtychoError(f"{run_dir}: no checkpoint; the run never finished an epoch")
     run = RunFolder(run_dir)
     config = run.read_config()
-    info = run.info_or_empty() or {"status": record.status}
+    convergence = run.convergence()
+    info = dict(run.info_or_empty() or {"status": record.status},
+                convergence=convergence.to_dict())
     return ModelEntry(kind="run",
-                      label=f"{Path(run_dir).name} ({record.status}, {record.epochs} epochs)",
+                      label=model_label(Path(run_dir).name, record.status, record.epochs,
+                                        convergence),
                       source=Path(run_dir), N=config.data.N, run_dir=Path(run_dir),
                       train_losses=train_losses(Path(run_dir)),
-                      details=describe_run(run_dir, info, record.config_text))
+                      details=describe_run(run_dir, info, record.config_text),
+                      convergence=convergence)
+
+
+def model_label(name: str, status: str, epochs: int, convergence: Convergence | None) -> str:
+    """'run-1 (time limit, 12 epochs, NOT CONVERGED)': the verdict travels with the name."""
+    verdict = f", {convergence.headline}" if convergence is not None else ""
+    return f"{name} ({status.replace('_', ' ')}, {epochs} epochs{verdict})"

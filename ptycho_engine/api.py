@@ -1,8 +1,8 @@
 """What crosses the engine's boundary: plain values only, importable without torch.
 
-Training reports progress through a ``TrainingObserver`` with ``EpochRecord``s,
-long work is stopped with a ``CancelToken``, and a reconstruction comes back as
-a numpy-only ``Reconstruction``. No tensors cross this boundary: a GUI worker
+Training reports progress through a ``TrainingObserver`` (a ``TrainingStart``, then
+``EpochRecord``s), long work is stopped with a ``CancelToken``, and a reconstruction
+comes back as a numpy-only ``Reconstruction``. No tensors cross this boundary: a GUI worker
 can forward every call as a Qt signal to another thread without touching torch.
 """
 
@@ -33,11 +33,40 @@ class EpochRecord:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class TrainingStart:
+    """What a fit is about to do: its budget, its batches and its device.
+
+    epochs: the epoch cap (``training.epochs``); with a time limit it only caps the run.
+    time_limit_s: the wall-clock budget in seconds, or None when the epochs end the run.
+    epochs_done: epochs a resumed run already has (0 for a new run).
+    """
+
+    epochs: int
+    batches_per_epoch: int
+    device: str
+    time_limit_s: float | None = None
+    epochs_done: int = 0
+
+    @property
+    def ends_by_time(self) -> bool:
+        """Whether a time limit is in force (then it, not the epoch cap, is meant to end it)."""
+        return self.time_limit_s is not None
+
+
 class TrainingObserver:
     """Receives training events; override the ones you need (all default to doing nothing)."""
 
+    def run_started(self, start: TrainingStart) -> None:
+        """The trainer is set up; ``start`` carries the budget (epoch cap, time limit).
+
+        By default this calls ``training_started``, so observers written for that older
+        call keep working; new observers override this one."""
+        self.training_started(start.epochs, start.batches_per_epoch, start.device)
+
     def training_started(self, total_epochs: int, batches_per_epoch: int, device: str) -> None:
-        """The trainer is set up; ``device`` names the GPU or says 'CPU'."""
+        """The trainer is set up; ``device`` names the GPU or says 'CPU'. ``total_epochs`` is
+        the epoch cap: override ``run_started`` to also learn the time limit."""
 
     def loss_floor(self, train: float, validation: float | None) -> None:
         """The lowest loss the training and validation data allow (a perfect prediction of
@@ -56,7 +85,9 @@ class TrainingObserver:
         return type(self).preview is not TrainingObserver.preview
 
     def finished(self, status: str, summary: dict[str, Any]) -> None:
-        """Training ended: status is 'finished', 'cancelled' or 'time_limit'."""
+        """Training ended: status is 'finished', 'cancelled' or 'time_limit'; ``summary`` is
+        run.json's content (budget, losses, and the convergence assessment under
+        'convergence')."""
 
     def failed(self, message: str) -> None:
         """Training stopped on an error; ``message`` is for the user."""

@@ -34,6 +34,7 @@ from ..dialogs import BUNDLE_FILTER, PNG_FILTER
 from ..model_text import describe_bundle
 from ..session import ModelEntry, ReconstructionEntry, ScanEntry
 from ..widgets.comparison_view import ComparisonView
+from ..widgets.convergence_banner import ConvergenceBanner
 from ..widgets.line_profile import LineProfile, ProfileSource
 from ..widgets.metrics_table import MetricsTable
 from ..workers import Job, LatestOnly
@@ -145,7 +146,8 @@ class ReconstructionViewer(QWidget):
         return top, second
 
     def _build_views(self) -> QSplitter:
-        """The images (with the line profile) beside the metrics and the model's details."""
+        """The images (with the line profile, under the convergence banner) beside the
+        metrics and the model's details."""
         self.comparison = ComparisonView()
         self.profile = LineProfile(self.comparison.recon.amplitude_view.plot)
         self.profile.setVisible(False)
@@ -154,6 +156,13 @@ class ReconstructionViewer(QWidget):
         self.images.addWidget(self.profile)
         self.images.setStretchFactor(0, 3)
         self.images.setStretchFactor(1, 1)
+        self.convergence_banner = ConvergenceBanner("convergenceBanner")
+        self.images_panel = QWidget()  # what "PNG…" saves: the banner goes with the images
+        images_layout = QVBoxLayout(self.images_panel)
+        images_layout.setContentsMargins(0, 0, 0, 0)
+        images_layout.setSpacing(2)
+        images_layout.addWidget(self.convergence_banner)
+        images_layout.addWidget(self.images, stretch=1)
 
         self.model_details = QPlainTextEdit()
         self.model_details.setObjectName("modelDetails")
@@ -169,7 +178,7 @@ class ReconstructionViewer(QWidget):
         side_layout.addWidget(QLabel("Model"))
         side_layout.addWidget(self.model_details, stretch=1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.images)
+        splitter.addWidget(self.images_panel)
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
@@ -248,6 +257,8 @@ class ReconstructionViewer(QWidget):
         open, else the selected one when its pattern size fits)."""
         self.model_details.setPlainText(model.details if model is not None else "")
         self._update_buttons()
+        if self.context.session.reconstruction is None:  # else the banner stays with the
+            self._show_convergence(model)                 # images on show until replaced
         if model is None:
             self.info_label.setText("No model yet.")
             return
@@ -315,15 +326,24 @@ class ReconstructionViewer(QWidget):
         if not self.context.dialogs.confirm(self.context.window, "Load model",
                                             f"{details}\n\n{action}"):
             return
+        convergence = bundle.convergence
         self.context.session.set_model(ModelEntry(
-            kind="bundle", label=bundle.path.name, source=bundle, N=bundle.N,
-            probe=bundle.probe, train_losses=tuple(r.train_loss for r in bundle.history),
-            details=details))
+            kind="bundle", label=f"{bundle.path.name} ({convergence.headline})", source=bundle,
+            N=bundle.N, probe=bundle.probe,
+            train_losses=tuple(r.train_loss for r in bundle.history), details=details,
+            convergence=convergence))
 
     # ----------------------------------------------------------------- show
+    def _show_convergence(self, model: ModelEntry | None) -> None:
+        """The banner over the images: shown unless the model's fit converged (or there is
+        no model); it names the reason and what to try."""
+        self.convergence_banner.show_banner(model.convergence if model is not None else None)
+
     @Slot(object)
     def _show(self, shown: ReconstructionEntry | None) -> None:
         self._update_buttons()
+        self._show_convergence(shown.model if shown is not None
+                               else self.context.session.model)
         if shown is None:
             self.comparison.set_reconstruction(None)
             self.profile.set_sources([])
@@ -408,10 +428,11 @@ class ReconstructionViewer(QWidget):
                 self.save_png(path)
 
     def save_png(self, path: Path) -> Path:
-        """Write the images (and the profile, when shown) as a PNG file."""
+        """Write the images (with the convergence banner and the profile, when shown) as a
+        PNG file."""
         path = Path(path) if Path(path).suffix.lower() == ".png" else Path(path).with_suffix(
             ".png")
-        if not self.images.grab().save(str(path), "PNG"):
+        if not self.images_panel.grab().save(str(path), "PNG"):
             raise OSError(f"{path}: cannot write the PNG file; check the folder exists and is "
                           "writable")
         self.context.window.statusBar().showMessage(f"Wrote {path}", 8000)

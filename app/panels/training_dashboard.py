@@ -10,6 +10,7 @@ levels across updates.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,20 +26,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ptycho_engine import BudgetClock, TrainingStart, describe_budget, format_limit
+
 from ..context import AppContext
 from ..dialogs import BUNDLE_FILTER
 from ..model_text import format_bytes, format_duration, format_loss
 from ..session import ModelEntry
 from ..training_control import RunStart, TrainingController
 from ..widgets.amplitude_phase import AmplitudePhaseView
+from ..widgets.convergence_banner import ConvergenceBanner
 from ..widgets.training_plots import TrainingPlots
 from ..workers import Job, LossFloor, Newest, Preview, TrainingStarted
 from ..workers.model_tasks import ExportedBundle, export_bundle_task
 
 if TYPE_CHECKING:
-    from ptycho_engine import EpochRecord
+    from ptycho_engine import Convergence, EpochRecord
 
 BUNDLE_SUFFIX = ".ptyz"
+TIME_STEPS = 1000
+"""Steps of the progress bar while a time limit ends the run (it then shows time)."""
 
 
 def default_bundle_name(scan_name: str, when: datetime | None = None) -> str:
@@ -59,6 +65,10 @@ class TrainingDashboard(QWidget):
         self._total_epochs = 0
         self._first_epoch = 0
         self._epoch_seconds: list[float] = []
+        self._time_limit_s: float | None = None
+        self._by_epochs = True  # the last estimate: the epochs (not the time limit) end it
+        self.budget_clock: BudgetClock | None = None
+        self._floor: LossFloor | None = None
         self.previews: Newest[Preview] = Newest()
         self.preview_epoch = 0
         self.previews_drawn = 0
@@ -77,6 +87,7 @@ class TrainingDashboard(QWidget):
         controller.epochFinished.connect(self._on_epoch)
         controller.previewReady.connect(self._on_preview)
         controller.runEnded.connect(self._on_run_ended)
+        controller.assessed.connect(self._on_assessed)
         self.plots.redrawn.connect(self._draw_preview)
 
     # ------------------------------------------------------------------ build
@@ -89,6 +100,7 @@ class TrainingDashboard(QWidget):
         self.status_label = QLabel("Select a scan and click Train.")
         self.status_label.setObjectName("trainingStatus")
         self.status_label.setWordWrap(True)
+        self.verdict_label = ConvergenceBanner("convergenceVerdict")
         self.export_label = QLabel("")
         self.export_label.setObjectName("exportInfo")
         self.export_label.setWordWrap(True)
@@ -98,6 +110,7 @@ class TrainingDashboard(QWidget):
         layout.addLayout(self._build_buttons())
         layout.addWidget(self.progress)
         layout.addWidget(self.status_label)
+        layout.addWidget(self.verdict_label)
         layout.addWidget(self._build_views(), stretch=1)
         layout.addWidget(self.export_label)
 
@@ -201,6 +214,11 @@ class TrainingDashboard(QWidget):
         self._total_epochs = start.epochs
         self._first_epoch = 0
         self._epoch_seconds = []
+        self._time_limit_s = start.time_limit_s
+        self._by_epochs = start.time_limit_s is None
+        self.budget_clock = None
+        self._floor = None
+        self.verdict_label.clear_verdict()
         self.previews.reset()
         self.preview_epoch = 0
         self._scan_name = start.scan_name
@@ -219,13 +237,22 @@ class TrainingDashboard(QWidget):
     def _on_started(self, started: TrainingStarted) -> None:
         total = started.total_epochs
         self._total_epochs = total
+        self._time_limit_s = started.time_limit_s
+        self.budget_clock = BudgetClock(started.to_engine())
         self.device_label.setText(f"Device: {started.device}")
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setFormat(f"epoch 0 of {total} · {started.batches_per_epoch} batches "
-                                "per epoch")
+        if started.time_limit_s is None:
+            self.progress.setRange(0, max(total, 1))
+            self.progress.setFormat(f"epoch 0 of {total} · {started.batches_per_epoch} "
+                                    "batches per epoch")
+        else:
+            self.progress.setRange(0, TIME_STEPS)
+            self.progress.setFormat(f"epoch {started.epochs_done} · "
+                                    f"{describe_budget(started.to_engine())} · "
+                                    f"{started.batches_per_epoch} batches per epoch")
 
     @Slot(object)
     def _on_loss_floor(self, floor: LossFloor) -> None:
+        self._floor = floor
         self.plots.set_loss_floor(floor.train, floor.validation)
 
     @Slot(object)
@@ -236,15 +263,41 @@ class TrainingDashboard(QWidget):
         self._epoch_seconds.append(float(record.seconds))
         self.plots.add_epoch(record)
         total = max(self._total_epochs, epoch)
-        mean = sum(self._epoch_seconds) / len(self._epoch_seconds)
-        eta = format_duration(mean * (total - epoch))
-        self.progress.setRange(0, total)
-        self.progress.setValue(epoch)
-        self.progress.setFormat(f"epoch {epoch} of {total} · "
-                                f"{record.patterns_per_second:,.0f} patterns/s · ETA {eta}")
+        if self.budget_clock is None:  # no start event seen: count from this epoch
+            self.budget_clock = BudgetClock(TrainingStart(total, 0, "", self._time_limit_s,
+                                                    epoch - 1))
+        estimate = self.budget_clock.estimate(epoch)
+        self._by_epochs = estimate.epochs_end_it
+        eta = format_duration(estimate.remaining_s)
+        speed = f"{record.patterns_per_second:,.0f} patterns/s"
+        if estimate.epochs_end_it:
+            self.progress.setRange(0, total)
+            self.progress.setValue(epoch)
+            self.progress.setFormat(f"epoch {epoch} of {total} · {speed} · ETA {eta}")
+        else:
+            self.progress.setRange(0, TIME_STEPS)
+            self.progress.setValue(round(TIME_STEPS * estimate.fraction_done))
+            self.progress.setFormat(f"epoch {epoch} · {speed} · ETA {eta} (time limit "
+                                    f"{format_limit(self._time_limit_s or 0.0)})")
         self.loss_label.setText(f"epoch {epoch}: train loss {format_loss(record.train_loss)}, "
-                                f"validation {format_loss(record.val_loss)}, learning rate "
+                                f"validation {format_loss(record.val_loss)}"
+                                f"{self._excess_text(record)}, learning rate "
                                 f"{record.lr:.3g}, {record.seconds:.1f} s")
+
+    def _excess_text(self, record: EpochRecord) -> str:
+        """' (3.1 above its floor)': how far the judged loss (validation, else training) is
+        from the lowest loss the data allow; '' before the floor is known."""
+        floor = self._floor
+        if floor is None:
+            return ""
+        if record.val_loss is not None and floor.validation is not None:
+            return f" ({record.val_loss - floor.validation:.3g} above its floor)"
+        return f" (training {record.train_loss - floor.train:.3g} above its floor)"
+
+    @Slot(object)
+    def _on_assessed(self, convergence: Convergence) -> None:
+        """The engine's verdict on the fit that just ended, with its reasons and advice."""
+        self.verdict_label.show_verdict(convergence)
 
     @Slot(object)
     def _on_preview(self, preview: Preview) -> None:
@@ -271,12 +324,19 @@ class TrainingDashboard(QWidget):
         self.stop_button.setEnabled(False)
         last = self._first_epoch + self.plots.epochs
         total = max(self._total_epochs, last)
-        spent = format_duration(sum(self._epoch_seconds))
+        clock = self.budget_clock  # wall time, as the budget counts it; else the epochs'
+        spent = format_duration(time.monotonic() - clock.started if clock is not None
+                                else sum(self._epoch_seconds))
         if status == "failed":
             self.progress.setFormat(f"failed at epoch {last + 1} of {total}")
             self.status_label.setText(f"Training failed: {message}")
         else:
-            self.progress.setFormat(f"{status.replace('_', ' ')}: epoch {last} of {total} "
+            by_epochs = status == "finished" or (status != "time_limit" and self._by_epochs)
+            if status in ("finished", "time_limit"):
+                self.progress.setRange(0, total if by_epochs else TIME_STEPS)
+                self.progress.setValue(self.progress.maximum())
+            of_total = f" of {total}" if by_epochs else ""
+            self.progress.setFormat(f"{status.replace('_', ' ')}: epoch {last}{of_total} "
                                     f"({spent} of training)")
             self.status_label.setText(f"Training {message}. The model is in the Reconstruction "
                                       "panel; Export model… writes it as a bundle.")

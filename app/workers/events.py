@@ -1,9 +1,11 @@
 """The typed events a task sends from its worker thread to the GUI thread (plain values only).
 
 A task sends them with ``TaskContext.emit`` and they arrive, in order, on its
-Job's ``event`` signal. Training sends ``TrainingStarted``, ``LossFloor``, the
-engine's ``EpochRecord`` as it is, and ``Preview``; every task may send
-``Progress``. No dicts and no tensors cross the thread boundary.
+Job's ``event`` signal. Training sends ``TrainingStarted`` (with the budget: epoch cap
+and time limit), ``LossFloor``, the engine's ``EpochRecord`` as it is, and ``Preview``;
+every task may send ``Progress``. The convergence verdict comes with the result (the
+engine's ``TrainingResult.convergence``). No dicts and no tensors cross the thread
+boundary.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from ptycho_engine import TrainingStart
 
 
 @dataclass(frozen=True)
@@ -24,11 +28,26 @@ class Progress:
 
 @dataclass(frozen=True)
 class TrainingStarted:
-    """The trainer is set up: epochs it will run (in all), batches per epoch, the device."""
+    """The trainer is set up: the epoch cap (the epochs it will run when no time limit is
+    set), batches per epoch, the device, the time limit in seconds (None: the epochs end
+    the run) and the epochs a resumed run already had."""
 
     total_epochs: int
     batches_per_epoch: int
     device: str
+    time_limit_s: float | None = None
+    epochs_done: int = 0
+
+    @classmethod
+    def from_engine(cls, start: TrainingStart) -> TrainingStarted:
+        return cls(int(start.epochs), int(start.batches_per_epoch), str(start.device),
+                   None if start.time_limit_s is None else float(start.time_limit_s),
+                   int(start.epochs_done))
+
+    def to_engine(self) -> TrainingStart:
+        """The engine's ``TrainingStart`` (for its ``BudgetClock``)."""
+        return TrainingStart(self.total_epochs, self.batches_per_epoch, self.device,
+                             self.time_limit_s, self.epochs_done)
 
 
 @dataclass(frozen=True)

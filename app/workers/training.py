@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import ptycho_engine
-from ptycho_engine import EpochRecord, PtychoConfig, Scan, TrainingObserver
+from ptycho_engine import (
+    BudgetClock,
+    EpochRecord,
+    PtychoConfig,
+    Scan,
+    TrainingObserver,
+    TrainingStart,
+    describe_budget,
+)
 
 from .events import LossFloor, Preview, TrainingStarted
 from .runner import Task, TaskContext
@@ -48,17 +56,16 @@ def freeze_startup_objects() -> None:
 
 class EventObserver(TrainingObserver):
     """Sends each training event through ``context`` (called in the training thread), and
-    reports the epochs as the job's progress."""
+    reports the job's progress: epochs when they end the run, else the time budget."""
 
     def __init__(self, context: TaskContext):
         self._context = context
-        self._total_epochs = 0
+        self._clock: BudgetClock | None = None
 
-    def training_started(self, total_epochs: int, batches_per_epoch: int,
-                         device: str) -> None:
-        self._total_epochs = int(total_epochs)
-        self._context.emit(TrainingStarted(int(total_epochs), int(batches_per_epoch), device))
-        self._context.report(0, total_epochs, f"Training on {device}…")
+    def run_started(self, start: TrainingStart) -> None:
+        self._clock = BudgetClock(start)
+        self._context.emit(TrainingStarted.from_engine(start))
+        self._context.report(0, 0, f"Training on {start.device}, {describe_budget(start)}…")
 
     def loss_floor(self, train: float, validation: float | None) -> None:
         self._context.emit(LossFloor(float(train),
@@ -66,8 +73,15 @@ class EventObserver(TrainingObserver):
 
     def epoch_finished(self, record: EpochRecord) -> None:
         self._context.emit(record)
-        self._context.report(record.epoch, self._total_epochs,
-                             f"Training: epoch {record.epoch} of {self._total_epochs}")
+        if self._clock is None:
+            return
+        estimate = self._clock.estimate(record.epoch)
+        if estimate.epochs_end_it:
+            self._context.report(record.epoch, estimate.epoch_cap,
+                                 f"Training: epoch {record.epoch} of {estimate.epoch_cap}")
+        else:
+            self._context.report(round(1000 * estimate.fraction_done), 1000,
+                                 f"Training: epoch {record.epoch}, until the time limit")
 
     def preview(self, epoch: int, amplitude: np.ndarray, phase: np.ndarray) -> None:
         self._context.emit(Preview.from_engine(epoch, amplitude, phase))

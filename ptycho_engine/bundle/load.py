@@ -29,6 +29,7 @@ from ..core.devices import resolve_device
 from ..core.errors import BundleError, ConfigError
 from ..model.network import build_network
 from ..model.pinn import PtychoPINN
+from ..training.convergence import Convergence, recorded_convergence
 from ..training.run_folder import parse_history
 from .archive import checked_listing, open_archive, read_member
 from .format import (
@@ -82,6 +83,15 @@ class Bundle:
     def canvas(self) -> int:
         return int(self.manifest["canvas"])
 
+    @property
+    def convergence(self) -> Convergence:
+        """The verdict on the training that made this model (recorded at export; judged from
+        the history for bundles written before verdicts were recorded, 'unknown' when
+        that is not possible)."""
+        training = self.manifest.get("training")
+        return recorded_convergence(training if isinstance(training, dict) else {},
+                                    self.history)
+
     def to_module(self, device: str | torch.device | None = None) -> PtychoPINN:
         """A fresh PtychoPINN in eval mode on ``device`` (None/'auto': GPU when present)."""
         target = resolve_device(device)
@@ -107,6 +117,7 @@ class Bundle:
             "probe": manifest.get("probe"), "weights": manifest.get("weights"),
             "training": manifest.get("training"), "provenance": manifest.get("provenance"),
             "metrics": manifest.get("metrics"), "config": manifest.get("config"),
+            "convergence": self.convergence.to_dict(),
         }
 
 

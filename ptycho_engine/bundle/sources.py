@@ -19,6 +19,7 @@ from ..api import EpochRecord
 from ..core.errors import PtychoError
 from ..model.checkpoint import load_checkpoint
 from ..model.pinn import PtychoPINN
+from ..training.convergence import recorded_convergence
 from ..training.run_folder import BEST_CHECKPOINT, RunFolder, history_csv
 from .format import sha256_file, sha256_hex
 
@@ -55,11 +56,15 @@ def finite_or_none(value: Any) -> float | None:
 
 
 def training_summary(history: list[EpochRecord], run_info: dict[str, Any]) -> dict[str, Any]:
-    """Epochs, final/best losses, status, duration and device of the training run."""
+    """Epochs, final/best losses, status, duration, device, budget, the loss floors and the
+    convergence verdict of the training run (the recorded one, else judged from the history
+    and the recorded floors, see ``recorded_convergence``)."""
     train = [r.train_loss for r in history if finite_or_none(r.train_loss) is not None]
     val = [r.val_loss for r in history if finite_or_none(r.val_loss) is not None]
     last = history[-1] if history else None
     return {
+        **{key: run_info.get(key) for key in ("budget", "loss_floor", "untrained_loss")},
+        "convergence": recorded_convergence(run_info, history).to_dict(),
         "epochs": len(history),
         "final_train_loss": finite_or_none(last.train_loss) if last else None,
         "final_val_loss": finite_or_none(last.val_loss) if last else None,

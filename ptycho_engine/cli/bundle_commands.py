@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..training.convergence import Convergence
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser("export", help="write a training run as a model bundle (.ptyz)")
@@ -104,6 +106,7 @@ def format_bundle_summary(summary: dict[str, Any]) -> str:
                           + (f"… of the {provenance['hash_of']}" if provenance.get("hash_of")
                              else "")),
     ]
+    rows.append(("convergence", convergence_text(summary.get("convergence"))))
     metrics = summary.get("metrics")
     if metrics:
         rows.append(("metrics", ", ".join(
@@ -117,6 +120,14 @@ def format_bundle_summary(summary: dict[str, Any]) -> str:
         rows.append((f"[{section}]", ", ".join(f"{k} = {v}" for k, v in table.items())))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {text}" for label, text in rows)
+
+
+def convergence_text(stored: Any) -> str:
+    """The training's convergence verdict with its reasons and advice, as one line."""
+    try:
+        return Convergence.from_dict(stored).describe() if isinstance(stored, dict) else "-"
+    except ValueError:
+        return "not readable"
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -34,12 +34,15 @@ from ..outputs.results import (
     save_reconstruction,
 )
 from ..outputs.tiff import tiff_paths
+from ..training.convergence import Convergence
 from ..training.run_folder import RunFolder
 from .progress import TerminalProgress
 
 SCAN_SUFFIXES = (".npz", ".cxi", ".h5", ".hdf5")
 EXIT_SCAN_FAILED = 2
 """Some scans failed: like every user error (bad input data), exit status 2."""
+STATUS_WORDS = {"finished": "finished", "time_limit": "time limit reached",
+                "cancelled": "cancelled"}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -50,9 +53,13 @@ def register(commands: argparse._SubParsersAction) -> None:
                        "or 'full quality (GPU)' (applied before --set)")
     train.add_argument("--set", dest="settings", action="append", default=[],
                        metavar="SECTION.KEY=VALUE", help="override one setting (repeatable)")
-    train.add_argument("--epochs", type=int, help="shortcut for --set training.epochs=E")
+    train.add_argument("--epochs", type=int,
+                       help="shortcut for --set training.epochs=E: a cap while a time limit is "
+                            "set (add --time-limit 0 to let the epochs end the run)")
     train.add_argument("--time-limit", type=float, metavar="MINUTES",
-                       help="stop cleanly after this many minutes, keeping the best model")
+                       help="wall-clock budget: stop cleanly after this many minutes, keeping "
+                            "the best model; overrides training.time_limit_min (default 10; 0 "
+                            "sets no limit, so the epochs end the run)")
     train.add_argument("--out", type=Path, required=True, help="run folder to create or resume")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its last checkpoint")
@@ -100,7 +107,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def training_config(args: argparse.Namespace) -> PtychoConfig:
-    """The run's config: --config (or the resumed run's), then --set and --epochs."""
+    """The run's config: --config (or the resumed run's), then --preset, --set, --epochs and
+    --time-limit (recorded as training.time_limit_min, so a resumed run keeps it)."""
     run = RunFolder(args.out)
     if args.config:
         config = load_config(args.config)
@@ -113,6 +121,8 @@ def training_config(args: argparse.Namespace) -> PtychoConfig:
     overrides = dict(parse_assignment(text) for text in args.settings)
     if args.epochs is not None:
         overrides["training.epochs"] = args.epochs
+    if args.time_limit is not None:
+        overrides["training.time_limit_min"] = args.time_limit
     return with_overrides(config, overrides) if overrides else config
 
 
@@ -134,7 +144,6 @@ def run_train(args: argparse.Namespace) -> int:
         result = train(args.scan, config, observer=TerminalProgress(), cancel=cancel,
                        resume_from=args.out if args.resume else None,
                        validation_scan=args.validation_scan, run_dir=args.out,
-                       time_limit_s=args.time_limit * 60 if args.time_limit else None,
                        accelerator=args.accelerator, devices=args.devices,
                        num_nodes=args.num_nodes, strategy=args.strategy,
                        progress_bar=sys.stderr.isatty())
@@ -148,6 +157,9 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"{result.status}: {len(result.history)} epochs, {losses}, "
           f"{result.info.get('seconds', 0):.0f} s; run folder {result.run_dir} "
           f"(checkpoints in {result.run_folder.checkpoint_dir})")
+    if result.convergence is not None:
+        print(f"{STATUS_WORDS.get(result.status, result.status)} — "
+              f"{result.convergence.describe()}")
     if result.status != "finished":
         print(resume_hint(result, args.scan))
     if result.status == "cancelled":
@@ -207,21 +219,33 @@ def output_paths(scans: list[Path], out: Path, format: str | None) -> tuple[list
     return targets, chosen
 
 
-def load_model_and_history(path: Path, device: str | None) -> tuple[Any, list[EpochRecord]]:
-    """(model, training history) from a bundle, a run folder or a checkpoint."""
+def load_model_and_history(path: Path, device: str | None
+                           ) -> tuple[Any, list[EpochRecord], Convergence | None]:
+    """(model, training history, convergence verdict or None when nothing records one) from
+    a bundle, a run folder or a checkpoint (inside a run folder)."""
     # these import torch (seconds): only when reconstructing, so --help stays quick
     from ..bundle import load_bundle
     from ..trained.loading import load_model
 
     if path.is_file() and path.suffix != ".ckpt":
         bundle = load_bundle(path)
-        return bundle.to_module(device=device), list(bundle.history)
+        return bundle.to_module(device=device), list(bundle.history), bundle.convergence
     model = load_model(path, device)
+    run = RunFolder(path if path.is_dir() else path.parent.parent)
     try:  # the history only feeds the loss curve of product files
-        history = RunFolder(path).read_history() if path.is_dir() else []
+        history = run.read_history() if path.is_dir() else []
     except PtychoError:
         history = []
-    return model, history
+    return model, history, run.convergence() if run.is_run() else None
+
+
+def convergence_warning(model: Path, convergence: Convergence | None) -> str | None:
+    """One line for a model whose training did not converge (or is not known to have)."""
+    if convergence is None or convergence.converged:
+        return None
+    reason = f" — {convergence.short_reason}" if convergence.short_reason else ""
+    return (f"warning: {model}: its training is {convergence.headline}{reason}; the "
+            "reconstructions it makes are not a finished result")
 
 
 def _one_line(error: BaseException, path: Path) -> str:
@@ -269,7 +293,7 @@ def reconstruct_jobs(model: Path | tuple[Any, list[Any]], jobs: list[tuple[int, 
 
     if threads:
         torch.set_num_threads(threads)
-    module, history = (load_model_and_history(model, device) if isinstance(model, Path)
+    module, history = (load_model_and_history(model, device)[:2] if isinstance(model, Path)
                        else model)
     probe = module.probe.detach().cpu().numpy()
     failed: list[Path] = []
@@ -302,7 +326,12 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     targets, chosen = output_paths(scans, args.out, args.format)
     devices = worker_devices(args.device, args.devices)[:len(scans)]
     # loaded here first, so that a bad model is one message, not one per process
-    loaded = load_model_and_history(args.model, devices[0] if len(devices) == 1 else "cpu")
+    module, history, convergence = load_model_and_history(
+        args.model, devices[0] if len(devices) == 1 else "cpu")
+    warning = convergence_warning(args.model, convergence)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    loaded = (module, history)
     for folder in {target.parent for target in targets}:
         folder.mkdir(parents=True, exist_ok=True)
     jobs = [(number, scan, target) for number, (scan, target)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, TextIO
 
-from ..api import EpochRecord, TrainingObserver
+from ..api import EpochRecord, TrainingObserver, TrainingStart
+from ..training.budget import BudgetClock, BudgetEstimate, describe_budget
 
 
 def _duration(seconds: float) -> str:
@@ -18,26 +18,35 @@ def _duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
+def epoch_line(record: EpochRecord, estimate: BudgetEstimate) -> str:
+    """'epoch k/n …' when the epochs end the run, 'epoch k …' when the time limit does; the
+    ETA is the estimate's (never beyond the time left in the budget)."""
+    label = (f"epoch {record.epoch}/{estimate.epoch_cap}" if estimate.epochs_end_it
+             else f"epoch {record.epoch}")
+    val = f"{record.val_loss:.5g}" if record.val_loss is not None else "-"
+    until = "" if estimate.epochs_end_it else " (time limit)"
+    return (f"{label}  train_loss {record.train_loss:.5g}  val_loss {val}  lr {record.lr:.2g}"
+            f"  {record.patterns_per_second:,.0f} patterns/s  ETA "
+            f"{_duration(estimate.remaining_s)}{until}")
+
+
 class TerminalProgress(TrainingObserver):
-    """Prints epoch lines (epoch k/n, losses, lr, patterns/s, ETA) to a stream."""
+    """Prints what ends the run, then epoch lines (epoch, losses, lr, patterns/s, ETA)."""
 
     def __init__(self, stream: TextIO = sys.stderr):
         self.stream = stream
-        self.total_epochs = 0
-        self.started = time.monotonic()
+        self.clock: BudgetClock | None = None
 
-    def training_started(self, total_epochs: int, batches_per_epoch: int, device: str) -> None:
-        self.total_epochs = total_epochs
-        self.started = time.monotonic()
-        print(f"training on {device}: {total_epochs} epochs of {batches_per_epoch} batches",
-              file=self.stream, flush=True)
+    def run_started(self, start: TrainingStart) -> None:
+        self.clock = BudgetClock(start)
+        print(f"training on {start.device}: {describe_budget(start)}, epochs of "
+              f"{start.batches_per_epoch} batches", file=self.stream, flush=True)
 
     def epoch_finished(self, record: EpochRecord) -> None:
-        remaining = max(self.total_epochs - record.epoch, 0) * record.seconds
-        val = f"{record.val_loss:.5g}" if record.val_loss is not None else "-"
-        print(f"epoch {record.epoch}/{self.total_epochs}  train_loss {record.train_loss:.5g}  "
-              f"val_loss {val}  lr {record.lr:.2g}  {record.patterns_per_second:,.0f} patterns/s"
-              f"  ETA {_duration(remaining)}", file=self.stream, flush=True)
+        if self.clock is None:  # an epoch without a start: count from here
+            self.clock = BudgetClock(TrainingStart(record.epoch, 0, "", None, record.epoch - 1))
+        print(epoch_line(record, self.clock.estimate(record.epoch)), file=self.stream,
+              flush=True)
 
     def finished(self, status: str, summary: dict[str, Any]) -> None:
         del status, summary  # the command prints the summary line itself

@@ -79,7 +79,7 @@ class DataConfig:
 class ModelConfig:
     """The network and the physics it is wired to."""
 
-    n_filters_scale: int = setting(2, "Multiplies the number of convolution filters of every "
+    n_filters_scale: int = setting(1, "Multiplies the number of convolution filters of every "
                                    "layer (network width).", low=1, high=8)
     object_big: bool = setting(True, "Predict one patch per group member and merge them into a "
                                "shared object canvas (needed for the overlap constraint).")
@@ -115,7 +115,15 @@ class TrainingConfig:
 
     batch_size: int = setting(16, "Groups per optimisation step.", low=1, high=4096,
                               power_of_two=True)
-    epochs: int = setting(50, "Passes over the training groups.", low=1, high=100_000)
+    epochs: int = setting(10_000, "Passes over the training groups. With a time limit "
+                          "(training.time_limit_min > 0) only an upper cap: the time limit ends "
+                          "the run, so the cap is large enough for a small scan not to reach "
+                          "it within the budget.", low=1, high=1_000_000)
+    time_limit_min: float = setting(
+        10.0, "Wall-clock budget of the run: training ends cleanly (keeping the best model) "
+        "when it is spent, and the learning-rate decay and the ETA follow it; 0 sets no time "
+        "limit, so training.epochs ends the run. The CLI's --time-limit overrides it.",
+        unit="min", low=0.0, high=1_000_000.0)
     learning_rate: float = setting(2e-3, "Adam learning rate.", low=0.0, high=1.0, low_open=True)
     nll_weight: float = setting(1.0, "Weight of the Poisson negative log-likelihood.",
                                 low=0.0, high=1.0)
@@ -128,9 +136,10 @@ class TrainingConfig:
     min_learning_rate: float = setting(1e-4, "The learning rate is never reduced below this.",
                                        low=0.0, high=1.0)
     lr_decay_fraction: float = setting(
-        0.0, "Final fraction of the training budget (the epochs, or the time limit when that "
+        0.3, "Final fraction of the training budget (the epochs, or the time limit when that "
         "runs out first) in which the learning rate falls along a cosine to "
-        "min_learning_rate; 0 keeps it until the end (halved only on plateaus).",
+        "min_learning_rate, so the run ends annealed; 0 keeps it until the end (halved only "
+        "on plateaus).",
         low=0.0, high=0.9)
     early_stop_patience: int = setting(0, "Stop after this many epochs without improvement of "
                                        "the validation loss; 0 never stops early.",
@@ -401,10 +410,12 @@ LEGACY_DEFAULTS: dict[str, Any] = {
     "model.refine_steps": 0,
     "inference.refine_steps": 0,
     "inference.align_phase": False,
+    "training.time_limit_min": 0.0,
 }
 """Settings whose default changed, and the value a config stored before they existed
 meant: a checkpoint, bundle or run folder written by an older version rebuilds the
-model it trained (no physics refinement, PtychoPINN's phase activation)."""
+model it trained (no physics refinement, PtychoPINN's phase activation) and resumes
+without a time limit it never had."""
 
 
 def stored_config(values: dict[str, Any], *, source: str | Path | None = None) -> PtychoConfig:

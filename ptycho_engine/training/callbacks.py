@@ -23,18 +23,21 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from ..api import CancelToken, EpochRecord, TrainingObserver
+from ..api import CancelToken, EpochRecord, TrainingObserver, TrainingStart
 from ..core.atomic import write_bytes_atomic
 from ..core.errors import TrainingError
 from .run_folder import LAST_CHECKPOINT, RunFolder
 
 
 class StopControl(Callback):
-    """Stops a fit within one batch on cancel or when the time budget runs out."""
+    """Stops a fit within one batch on cancel or when the time budget runs out.
+
+    time_limit_s: the budget in seconds; None (or 0) sets none, and the epochs end the fit.
+    """
 
     def __init__(self, cancel: CancelToken | None, time_limit_s: float | None):
         self.cancel = cancel
-        self.time_limit_s = time_limit_s
+        self.time_limit_s = time_limit_s if time_limit_s else None
         self.started = time.monotonic()
         self.reason: str | None = None  # None, 'cancelled' or 'time_limit'
 
@@ -91,13 +94,20 @@ class BudgetDecay(Callback):
         self.decay_fraction = decay_fraction
         self.min_learning_rate = min_learning_rate
         self.time_fraction = 0.0
+        self.epoch_time_fraction = 0.0  # the budget share of the last full epoch, 0 unknown
+        self._last_start: float | None = None
         self.undecayed: list[float] = []
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        time_fraction = 0.0
+        fractions = (0.0, 0.0)
         if self.stop.time_limit_s:
-            time_fraction = (time.monotonic() - self.stop.started) / self.stop.time_limit_s
-        self.time_fraction = float(trainer.strategy.broadcast(time_fraction, src=0))
+            now = time.monotonic()
+            last = self._last_start
+            fractions = ((now - self.stop.started) / self.stop.time_limit_s,
+                         0.0 if last is None else (now - last) / self.stop.time_limit_s)
+            self._last_start = now
+        self.time_fraction, self.epoch_time_fraction = (
+            float(value) for value in trainer.strategy.broadcast(fractions, src=0))
         self.undecayed = [group["lr"] for group in trainer.optimizers[0].param_groups]
         self._apply(trainer, 0)
 
@@ -112,11 +122,15 @@ class BudgetDecay(Callback):
             group["lr"] = rate
 
     def progress(self, trainer: L.Trainer, batch_idx: int) -> float:
-        """Fraction of the budget spent: epochs done (with this epoch's batches) or time."""
+        """Fraction of the budget spent: epochs done (with this epoch's batches) or time.
+
+        Within an epoch the time share advances with the batches at the pace of the last
+        epoch (from rank 0, so every process computes the same rate): with a large epoch
+        cap and long epochs the decay still starts when its share of the time is left."""
         batches = trainer.num_training_batches
         within = batch_idx / batches if math.isfinite(batches) and batches > 0 else 0.0
         epochs = (trainer.current_epoch + within) / max(int(trainer.max_epochs or 1), 1)
-        return max(epochs, self.time_fraction)
+        return max(epochs, self.time_fraction + within * self.epoch_time_fraction)
 
     def _apply(self, trainer: L.Trainer, batch_idx: int) -> None:
         progress = self.progress(trainer, batch_idx)
@@ -149,13 +163,24 @@ class ObserverBridge(Callback):
         self.device_name = device_name
         self.epoch_started = time.monotonic()
         self.groups_seen = 0
+        self.untrained_val_loss: float | None = None
+
+    def on_sanity_check_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Keep the untrained model's validation loss (the full validation pass Lightning
+        runs before the first step, see ``trainer.build_trainer``): where the fit started,
+        for ``convergence.assess_convergence``."""
+        value = _metric(trainer, "val_loss")
+        if value is not None and math.isfinite(value):
+            self.untrained_val_loss = value
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
             batches = trainer.num_training_batches
-            self.observer.training_started(int(trainer.max_epochs or 0),
-                                           int(batches) if math.isfinite(batches) else 0,
-                                           self.device_name)
+            self.observer.run_started(TrainingStart(
+                epochs=int(trainer.max_epochs or 0),
+                batches_per_epoch=int(batches) if math.isfinite(batches) else 0,
+                device=self.device_name, time_limit_s=self.stop.time_limit_s,
+                epochs_done=len(self.history)))
             if self.loss_floor is not None:
                 self.observer.loss_floor(*self.loss_floor)
 

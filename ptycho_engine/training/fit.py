@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..api import CancelToken, EpochRecord, TrainingObserver
-from ..core.config import PtychoConfig, to_dict
+from ..core.config import PtychoConfig, to_dict, with_overrides
 from ..core.devices import accelerator as device_accelerator
 from ..core.errors import PtychoError, TrainingError
 from ..core.runtime import configure_threads, device_description, quiet_lightning
@@ -29,8 +29,9 @@ from ..model.pinn import PtychoPINN
 from ..model.system import PtychoPINNModule
 from ..physics import canvas_size
 from .callbacks import ObserverBridge, StopControl
+from .convergence import Convergence, assess_convergence
 from .datamodule import GroupDataset, PtychoDataModule
-from .loss_floor import loss_floors
+from .loss_floor import LossFloors, floors_and_noise
 from .previews import preview_maker
 from .run_folder import RunFolder
 from .trainer import build_trainer
@@ -44,6 +45,7 @@ class TrainingResult:
     """What a finished (or stopped) training leaves behind.
 
     module: the trained PtychoPINN in eval mode (on the CPU after CPU training).
+    convergence: the verdict on the fit (``assess_convergence``), also in run.json.
     """
 
     module: PtychoPINN
@@ -55,6 +57,7 @@ class TrainingResult:
     status: str
     data: TrainingData
     info: dict[str, Any] = field(default_factory=dict)
+    convergence: Convergence | None = None
 
     @property
     def run_folder(self) -> RunFolder:
@@ -106,9 +109,12 @@ def train(
     ``scan`` may be a path, a Scan or TrainingData; it is normalised once, here.
     Without ``validation_scan`` a seeded ``training.val_fraction`` of the groups
     is held out. ``resume_from`` (a run folder) continues that run's last
-    checkpoint with its config and history. Raises TrainingError on NaN loss or
-    out-of-memory; a cancel or the time limit ends the run with status
-    'cancelled' / 'time_limit' and keeps the last full epoch's checkpoint.
+    checkpoint with its config and history. ``training.time_limit_min`` ends the run
+    when it is spent (the epochs are then only a cap); ``time_limit_s`` overrides it
+    (seconds; 0 sets no limit) and is recorded in the run's config. Raises
+    TrainingError on NaN loss or out-of-memory; a cancel or the time limit ends the
+    run with status 'cancelled' / 'time_limit' and keeps the last full epoch's
+    checkpoint.
     """
     observer = observer or TrainingObserver()
     configure_threads()
@@ -116,6 +122,8 @@ def train(
     if config is None:
         config = resumed.read_config() if resumed else PtychoConfig()
     try:
+        if time_limit_s is not None:
+            config = with_overrides(config, {"training.time_limit_min": time_limit_s / 60})
         data = as_training_data(scan, config)
         run = (RunFolder(run_dir) if run_dir else resumed) or RunFolder.default_for(data.source)
         plan = FitPlan(data, None if validation_scan is None else as_training_data(
@@ -124,7 +132,8 @@ def train(
             strategy, progress_bar)
         run.create()
         with quiet_lightning():
-            return fit(plan, observer, StopControl(cancel, time_limit_s))
+            return fit(plan, observer,
+                       StopControl(cancel, config.training.time_limit_min * 60))
     except PtychoError as error:
         observer.failed(str(error))
         raise
@@ -159,35 +168,44 @@ def fit(plan: FitPlan, observer: TrainingObserver, stop: StopControl) -> Trainin
                                   validation=plan.validation)
     system = new_system(plan, datamodule)
     device_name = device_description(plan.accelerator)
-    floors = loss_floors(plan.data, datamodule.train_ids, plan.validation, datamodule.val_ids,
-                         training.nll_weight)
+    floors = floors_and_noise(plan.data, datamodule.train_ids, plan.validation,
+                              datamodule.val_ids, training.nll_weight)
     bridge = ObserverBridge(
         observer, stop, plan.run, resumed_history(plan.run, plan.resume_checkpoint),
         plan.data.gridsize**2,
         preview_maker(plan.data, plan.config) if observer.wants_previews() else None,
-        training.preview_every, device_name, floors)
+        training.preview_every, device_name, floors.pair if floors else None)
     trainer = build_trainer(plan.config, plan.run, plan.accelerator, stop, bridge,
                             system.monitor, devices=plan.devices, num_nodes=plan.num_nodes,
-                            strategy=plan.strategy, progress_bar=plan.progress_bar)
+                            strategy=plan.strategy, progress_bar=plan.progress_bar,
+                            measure_untrained=(plan.resume_checkpoint is None
+                                               and datamodule.has_validation))
     started = time.monotonic()
-    info = start_info(plan, trainer.global_rank, device_name, floors)
+    untrained = recorded_untrained_loss(plan)
+    info = start_info(plan, trainer.global_rank, device_name, floors, stop.time_limit_s)
+    info["untrained_loss"] = untrained  # a resumed run keeps the one measured at its start
     if trainer.is_global_zero:
         plan.run.write_info(info)
     trainer.fit(system, datamodule=datamodule,
                 ckpt_path=str(plan.resume_checkpoint) if plan.resume_checkpoint else None)
     model = system.model.cpu() if plan.accelerator == "cpu" else system.model
+    if plan.resume_checkpoint is None:
+        untrained = {"validation": bridge.untrained_val_loss}
+    convergence = judge(bridge.history, floors, datamodule.has_validation, untrained)
     info.update(status=stop.reason or "finished", seconds=time.monotonic() - started,
                 epochs=len(bridge.history),
                 final_train_loss=bridge.history[-1].train_loss if bridge.history else None,
                 final_val_loss=bridge.history[-1].val_loss if bridge.history else None,
                 trained_intensity_scale=model.trained_intensity_scale,
+                untrained_loss=untrained, convergence=convergence.to_dict(),
                 finished=datetime.now(timezone.utc).isoformat())
     if trainer.is_global_zero:
         plan.run.write_info(info)
     result = TrainingResult(module=model.eval(), history=bridge.history, config=plan.config,
                             intensity_scale=model.trained_intensity_scale,
                             probe=model.probe.detach().cpu().numpy(), run_dir=plan.run.path,
-                            status=info["status"], data=plan.data, info=info)
+                            status=info["status"], data=plan.data, info=info,
+                            convergence=convergence)
     observer.finished(result.status, info)
     return result
 
@@ -221,15 +239,41 @@ def calibrate_scale(model: PtychoPINN, data: TrainingData, train_ids: np.ndarray
     model.calibrate_intensity_scale(diffraction, offsets)
 
 
-def start_info(plan: FitPlan, rank: int, device_name: str,
-               floors: tuple[float, float | None] | None) -> dict[str, Any]:
-    """run.json as the fit starts: status 'running', the data's provenance, the device."""
+def recorded_untrained_loss(plan: FitPlan) -> dict[str, float | None]:
+    """The untrained model's losses a resumed run's run.json recorded when the run began
+    (read before this fit rewrites run.json); {'validation': None} for a new run."""
+    recorded = (plan.run.info_or_empty().get("untrained_loss")
+                if plan.resume_checkpoint is not None else None)
+    value = recorded.get("validation") if isinstance(recorded, dict) else None
+    return {"validation": float(value) if isinstance(value, int | float) else None}
+
+
+def judge(history: list[EpochRecord], floors: LossFloors | None, has_validation: bool,
+          untrained: dict[str, float | None]) -> Convergence:
+    """The verdict on the fit; an MAE-only loss is judged against its floor of 0."""
+    start = (None, untrained.get("validation"))
+    if floors is None:
+        return assess_convergence(history, (0.0, 0.0 if has_validation else None),
+                                  untrained_loss=start)
+    return assess_convergence(history, floors.pair, (floors.train_noise, floors.validation_noise),
+                              untrained_loss=start)
+
+
+def start_info(plan: FitPlan, rank: int, device_name: str, floors: LossFloors | None,
+               time_limit_s: float | None) -> dict[str, Any]:
+    """run.json as the fit starts: status 'running', the budget (time limit in seconds or
+    None, epoch cap), the data's provenance, the device and the loss floors."""
     data = plan.data
     return {"status": "running", "rank": rank, "source": data.source,
             "patterns": int(len(data.positions)),
             "groups": int(data.groups.indices.shape[0]), "device": device_name,
             "nphotons": data.nphotons, "intensity_scale": data.intensity_scale,
-            "loss_floor": ({"train": floors[0], "validation": floors[1]} if floors else None),
+            "budget": {"time_limit_s": time_limit_s,
+                       "epoch_cap": plan.config.training.epochs},
+            "loss_floor": ({"train": floors.train, "validation": floors.validation,
+                            "train_noise": floors.train_noise,
+                            "validation_noise": floors.validation_noise}
+                           if floors else None),
             "started": datetime.now(timezone.utc).isoformat()}
 
 

@@ -1,7 +1,8 @@
 """``RunFolder``: the one owner of a training run folder, its file names and formats.
 
-A run folder holds ``config.toml`` (the run's settings), ``run.json`` (status
-and provenance, written when the run starts and when it ends), ``history.csv``
+A run folder holds ``config.toml`` (the run's settings), ``run.json`` (status,
+budget, provenance and, at the end, the convergence verdict; written when the run
+starts and when it ends), ``history.csv``
 (one row per finished epoch) and ``checkpoints/{best,last}.ckpt``. Training
 writes it; the CLI, bundle export and the app read it; all of them through
 this module, so the names, the CSV format and the rule for resuming exist
@@ -22,6 +23,7 @@ from ..api import EpochRecord
 from ..core.atomic import write_bytes_atomic
 from ..core.config import PtychoConfig, load_config, save_config
 from ..core.errors import PtychoError
+from .convergence import Convergence, recorded_convergence, unknown_convergence
 
 CONFIG_FILE = "config.toml"
 INFO_FILE = "run.json"
@@ -171,6 +173,15 @@ class RunFolder:
     def source(self) -> str:
         """The scan the run was trained on, as run.json records it ('' when unknown)."""
         return str(self.info_or_empty().get("source") or "")
+
+    def convergence(self) -> Convergence:
+        """The verdict on the run's fit: the one run.json recorded when training ended,
+        else judged from history.csv and the recorded loss floor (a run that was stopped
+        hard, or written by an older engine); 'unknown' when neither can be read."""
+        try:
+            return recorded_convergence(self.read_info(), self.read_history())
+        except PtychoError as error:
+            return unknown_convergence(str(error))
 
     # ---------------------------------------------------------------- history
     def read_history(self) -> list[EpochRecord]:

@@ -39,15 +39,21 @@ def precision(config: PtychoConfig, accelerator: str) -> str:
 def build_trainer(config: PtychoConfig, run: RunFolder, accelerator: str, stop: StopControl,
                   bridge: ObserverBridge, monitor: str, *, devices: int | str | None = None,
                   num_nodes: int = 1, strategy: str | None = None,
-                  progress_bar: bool = False) -> L.Trainer:
-    """A Trainer for one fit into ``run``, judged by ``monitor`` ('val_loss' or 'train_loss')."""
+                  progress_bar: bool = False, measure_untrained: bool = False) -> L.Trainer:
+    """A Trainer for one fit into ``run``, judged by ``monitor`` ('val_loss' or 'train_loss').
+
+    measure_untrained: run the whole validation set once before the first step (Lightning's
+    sanity check), so the bridge records the untrained model's validation loss: the start
+    the convergence verdict measures progress from (epoch 1's loss can already hold the
+    takeoff of a large scan)."""
     return L.Trainer(
         accelerator=accelerator, devices=devices or 1, num_nodes=num_nodes,
         strategy=strategy or "auto", precision=precision(config, accelerator),
         max_epochs=config.training.epochs, callbacks=callbacks(config, run, stop, bridge, monitor),
         plugins=[AtomicCheckpointIO()], logger=extra_logger(config, run),
         default_root_dir=str(run.path), enable_progress_bar=progress_bar,
-        enable_model_summary=False, deterministic=False, num_sanity_val_steps=0,
+        enable_model_summary=False, deterministic=False,
+        num_sanity_val_steps=-1 if measure_untrained else 0,
         log_every_n_steps=1)
 
 

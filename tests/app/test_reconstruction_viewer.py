@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QCheckBox, QComboBox, QPushButton, QTableWidget, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QWidget,
+)
 
 from ptycho_engine import evaluate, load_reconstruction, load_scan
 
@@ -58,7 +65,16 @@ def test_bundle_in_the_app_gives_the_cli_array_and_metrics(qtbot, make_window, d
     assert "reconstruct sim_star" in question
     shown = window.session.reconstruction
     assert shown.model.kind == "bundle" and shown.scan_name == "sim_star"
-    assert "Bundle: star.ptyz" in window.findChild(QWidget, "modelDetails").toPlainText()
+    details = window.findChild(QWidget, "modelDetails").toPlainText()
+    assert "Bundle: star.ptyz" in details
+    # a 2-epoch fit is never shown as a finished result: the word is over the images
+    assert "Convergence: NOT CONVERGED (too short to judge)" in details
+    banner = window.findChild(QLabel, "convergenceBanner")
+    assert banner.isVisibleTo(window)
+    assert "Not converged (too short to judge) — only 2 epochs finished" in banner.text()
+    assert banner.text().endswith("Try: train longer.</b>")
+    assert "--time-limit" in banner.toolTip()  # the whole advice
+    assert "NOT CONVERGED" in window.findChild(QLabel, "reconstructionInfo").text()
 
     out = tmp_path / "cli.npz"
     subprocess.run([sys.executable, "-m", "ptycho_engine.cli", "reconstruct", "--model",
@@ -215,5 +231,46 @@ def test_use_model_of_a_listed_run(qtbot, make_window, dialogs, trained, sim_sca
     qtbot.waitUntil(lambda: window.session.reconstruction is not None, timeout=60_000)
     assert window.session.model.kind == "run"
     assert window.session.reconstruction.model.run_dir == runs / "copied-run"
+    assert window.session.model.convergence.verdict == "too short to judge"
+    assert window.findChild(QLabel, "convergenceBanner").isVisibleTo(window)
     assert window.findChild(QPushButton, "exportButton").isEnabled()
     assert dialogs.errors == []
+
+
+def test_the_banner_follows_the_verdict_of_the_model_on_show(qtbot, make_window,
+                                                            sim_scan_file: Path):
+    from app.session import ModelEntry, ReconstructionEntry
+    from ptycho_engine import Convergence, Reconstruction
+
+    window = make_window([sim_scan_file])
+    wait_for_scans(qtbot, window, 1)
+    banner = window.findChild(QLabel, "convergenceBanner")
+    assert not banner.isVisibleTo(window)  # no model, no reconstruction: nothing to label
+    rng = np.random.default_rng(0)
+    obj = (rng.random((40, 40)) * np.exp(1j * rng.random((40, 40)))).astype(np.complex64)
+    recon = Reconstruction(obj, (0.0, 0.0), np.ones((40, 40), np.float32),
+                           rng.random((96, 2)) * 30 + 5)
+    plateau = Convergence(False, "not converged", (
+        "the loss has not left its initial plateau (fell 1.1% of the way to its floor in "
+        "8 epochs)",), ("lower training.learning_rate (e.g. halve it)",), 8)
+    done = Convergence(True, "converged", ("the validation loss stopped falling",), (), 12)
+    entry = window.session.current_scan()
+
+    def show(convergence):
+        model = ModelEntry(kind="run", label="run-1", source=Path("run-1"), N=32,
+                           convergence=convergence)
+        window.session.set_reconstruction(ReconstructionEntry(recon, entry.key, entry.name,
+                                                              model))
+
+    show(plateau)
+    assert banner.isVisibleTo(window)
+    assert banner.text() == (
+        "<b>Not converged — the loss has not left its initial plateau (fell 1.1% of the way "
+        "to its floor in 8 epochs). Try: lower training.learning_rate (e.g. halve it).</b>")
+    assert "lower training.learning_rate" in banner.toolTip()
+    show(done)
+    assert not banner.isVisibleTo(window)
+    show(None)  # a model nothing records a verdict for (a bare checkpoint): no claim made
+    assert not banner.isVisibleTo(window)
+    window.session.set_reconstruction(None)
+    assert not banner.isVisibleTo(window)

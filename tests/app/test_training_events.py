@@ -22,7 +22,14 @@ from app.panels.training_dashboard import TrainingDashboard
 from app.session import Session
 from app.training_control import TrainingController
 from app.workers import JobManager, LossFloor, Preview, TaskContext, TrainingStarted
-from ptycho_engine import EpochRecord, PtychoConfig, TrainingError, load_scan, summarize_scan
+from ptycho_engine import (
+    Convergence,
+    EpochRecord,
+    PtychoConfig,
+    TrainingError,
+    load_scan,
+    summarize_scan,
+)
 
 from .conftest import ScriptedDialogs
 
@@ -176,3 +183,64 @@ def test_the_window_and_the_training_events_import_without_torch():
                           env=env, cwd=Path(__file__).resolve().parents[2], timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+PLATEAU = Convergence(False, "not converged", (
+    "the loss has not left its initial plateau (the validation loss fell 1.1% of the way to "
+    "its floor in 8 epochs and is 3.66 above it, 9.1× what noise alone leaves (0.4))",),
+    ("lower training.learning_rate (e.g. halve it)",), 8, 3.66, 3.7, 0.4, "validation")
+DONE = Convergence(True, "converged", (
+    "the validation loss stopped falling 2.85 above its floor (7.1× what noise alone "
+    "leaves), down from 3.7 before training",), (), 12, 2.85, 3.7, 0.4, "validation")
+
+
+def test_a_time_limited_run_shows_its_budget_and_ends_with_the_verdict(qtbot, controller):
+    dashboard = TrainingDashboard(controller.context, controller)
+    qtbot.addWidget(dashboard)
+    progress = dashboard.findChild(QWidget, "trainingProgress")
+    formats = []
+
+    def started(_event):
+        formats.append(progress.format())
+        dashboard.budget_clock.started -= 6.0  # the first epoch will have taken 6 s
+
+    controller.started.connect(started)
+    controller.epochFinished.connect(lambda _: formats.append(progress.format()))
+
+    def script(context: TaskContext, run_dir: Path):
+        context.emit(TrainingStarted(10_000, 6, "CPU", 600.0))
+        context.emit(LossFloor(-20.0, -19.0))
+        context.emit(epoch_record(1))
+        return SimpleNamespace(**vars(fake_result(run_dir, "time_limit", 1)),
+                               convergence=PLATEAU)
+
+    controller.script = script
+    verdicts = []
+    controller.assessed.connect(verdicts.append)
+    with qtbot.waitSignal(controller.runEnded, timeout=10_000):
+        controller.start()
+    assert "until 10 min (epoch cap 10000)" in formats[0]
+    assert formats[1].startswith("epoch 1 · ") and "of 10000" not in formats[1]
+    assert formats[1].endswith("(time limit 10 min)")
+    eta = formats[1].split("ETA ")[1].split()[0]  # the time left, not 9,999 epochs of 6 s
+    assert eta in ("9:54", "9:53"), formats[1]
+    assert "validation -10 (9 above its floor)" in dashboard.findChild(QWidget, "lossValues").text()
+    assert progress.format().startswith("time limit: epoch 1 (")  # no epoch cap shown
+    assert verdicts == [PLATEAU]
+    verdict = dashboard.findChild(QWidget, "convergenceVerdict")
+    assert verdict.isVisibleTo(dashboard)
+    assert "Result: NOT CONVERGED</b> — the loss has not left its initial plateau" in \
+        verdict.text()
+    assert "Try:</b> lower training.learning_rate" in verdict.text()
+    model = controller.context.session.model
+    assert model.convergence is PLATEAU and "NOT CONVERGED" in model.label
+
+    # the next run hides the old verdict until its own arrives
+    controller.script = lambda context, run_dir: SimpleNamespace(
+        **vars(fake_result(run_dir, "finished", 2)), convergence=DONE)
+    with qtbot.waitSignal(controller.runStarted, timeout=10_000):
+        controller.start()
+    assert not verdict.isVisibleTo(dashboard)
+    qtbot.waitUntil(lambda: controller.job is None, timeout=10_000)
+    assert verdict.text().startswith("<b>Result: converged</b> — the validation loss stopped")
+    assert controller.context.session.model.label.endswith("(finished, 2 epochs, converged)")

@@ -98,7 +98,9 @@ def run(scan: Path, preset: str, previews: int, shots: Path | None = None) -> di
     dashboard.train_button.click()
     spin(lambda: dashboard.preview_epoch >= 1, 3600)
     first_preview = time.perf_counter()
-    spin(lambda: dashboard.previews_drawn >= previews, 3600 * previews)
+    # the preset's time limit may end the run first (3 minutes for the quick look)
+    spin(lambda: dashboard.previews_drawn >= previews or not window.session.training_running,
+         3600 * previews)
     window.training.stop()
     spin(lambda: not window.session.training_running, 600)
     heartbeat.stop()

@@ -40,10 +40,19 @@ def test_info_text_and_json(bundle):
     assert "N 32, gridsize 1" in text.stdout
     assert "finished, 2 epochs" in text.stdout and "small.npz, 96 patterns" in text.stdout
     assert "Traceback" not in text.stderr
+    # the verdict on the training travels with the model (2 epochs: too short to judge)
+    verdict = next(line for line in text.stdout.splitlines() if line.startswith("convergence"))
+    assert "NOT CONVERGED (too short to judge): only 2 epochs finished" in verdict
+    assert "try: train longer" in verdict
     as_json = run_cli("info", bundle, "--json")
     assert as_json.returncode == 0, as_json.stderr
     manifest = json.loads(as_json.stdout)
     assert manifest["format_version"] == "1.0" and manifest["N"] == 32
+    training = manifest["training"]
+    assert training["convergence"]["verdict"] == "too short to judge"
+    assert training["budget"] == {"time_limit_s": 600.0, "epoch_cap": 2}
+    assert set(training["loss_floor"]) == {"train", "validation", "train_noise",
+                                           "validation_noise"}
     assert manifest["config"]["model"]["n_filters_scale"] == 1
     assert set(manifest["members"]) == {"weights.safetensors", "probe.npy", "config.toml",
                                         "history.csv"}

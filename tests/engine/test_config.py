@@ -39,9 +39,32 @@ def test_reference_defaults():
     assert (config.model.refine_steps, config.inference.refine_steps) == (8, 100)
     assert config.inference.groups == "covering" and config.inference.align_phase
     assert config.model.probe_scale == 4.0 and config.model.object_big and config.model.probe_big
-    assert (config.training.batch_size, config.training.epochs) == (16, 50)
+    assert config.training.batch_size == 16
     assert config.training.learning_rate == 2e-3
     assert (config.training.nll_weight, config.training.mae_weight) == (1.0, 0.0)
+
+
+def test_default_budget_is_a_time_limit_with_a_large_epoch_cap():
+    """Where we differ from the reference (50 epochs): the default path (Train with no preset,
+    `train --time-limit 10`) is ended by its 10-minute budget, the epochs only cap it, and
+    the learning rate anneals over the last 30 % of it."""
+    training = PtychoConfig().training
+    assert training.time_limit_min == 10.0 and training.epochs == 10_000
+    assert training.lr_decay_fraction == 0.3
+    assert "cap" in field_info("training.epochs").help
+    info = field_info("training.time_limit_min")
+    assert info.unit == "min" and "0 sets no time limit" in info.help
+
+
+def test_time_limit_must_not_be_negative():
+    assert with_overrides(PtychoConfig(), {"training.time_limit_min": 0}).training.time_limit_min \
+        == 0.0
+    assert with_overrides(PtychoConfig(), {"training.time_limit_min": "2.5"}).training \
+        .time_limit_min == 2.5
+    with pytest.raises(ConfigError) as caught:
+        with_overrides(PtychoConfig(), {"training.time_limit_min": -1})
+    assert [key for key, _ in caught.value.problems] == ["training.time_limit_min"]
+    assert "out of range" in caught.value.problems[0][1]
 
 
 @pytest.mark.parametrize("key", REQUIRED_KEYS)

@@ -1,6 +1,7 @@
 """The Poisson floor of the loss: what a perfect prediction of every count scores, per split."""
 
 import numpy as np
+import pytest
 import torch
 
 from ptycho_engine.data.training_data import as_training_data
@@ -65,3 +66,30 @@ def test_floors_of_a_hold_out_and_of_a_validation_scan(tiny_scan):
     np.testing.assert_allclose(from_scan, per_pattern[data.groups.indices].mean(), rtol=1e-6)
     assert loss_floors(data, train_ids, None, None, 1.0)[1] is None
     assert loss_floors(data, train_ids, None, val_ids, 0.0) is None  # MAE only: floor 0
+
+
+def test_the_noise_excess_estimate_is_near_the_expected_excess_of_a_perfect_model():
+    """A perfect model (λ = the true μ) keeps E[μ - k + k log(k/μ)] above the floor; on a
+    simulated scan the noise-free amplitudes give μ, so the estimate can be checked."""
+    from scipy.special import xlogy
+
+    from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
+    from ptycho_engine.training.loss_floor import LossFloors, floors_and_noise
+
+    spec = dict(N=32, patterns=48, step_px=3.0, photons=1e5, seed=3)
+    noisy = simulate_from_spec(SimulationSpec(**spec))
+    clean = simulate_from_spec(SimulationSpec(**spec, noise=False))
+    counts = noisy.diffraction.astype(np.float64) ** 2
+    mu = clean.diffraction.astype(np.float64) ** 2
+    realised = np.mean(mu - counts + xlogy(counts, counts) - xlogy(counts, mu))
+    config = tiny_config()
+    data = as_training_data(noisy, config)
+    train_ids, val_ids = split_groups(len(data.groups.indices), 0.25, 3)
+    found = floors_and_noise(data, train_ids, None, val_ids, 1.0)
+    assert isinstance(found, LossFloors)
+    assert found.pair == loss_floors(data, train_ids, None, val_ids, 1.0)
+    for noise in (found.train_noise, found.validation_noise):
+        assert noise == pytest.approx(realised, rel=0.3)
+    assert floors_and_noise(data, train_ids, None, val_ids, 0.0) is None
+    half = floors_and_noise(data, train_ids, None, val_ids, 0.5)
+    assert half.train_noise == pytest.approx(0.5 * found.train_noise)

@@ -61,8 +61,8 @@ def test_training_runs_learns_and_reports(tiny_scan, tmp_path):
     kind, train_floor, val_floor = observer.events[1]
     assert kind == "floor" and train_floor < 0 and val_floor < 0
     assert all(r.train_loss > train_floor and r.val_loss > val_floor for r in result.history)
-    assert json.loads((result.run_dir / "run.json").read_text())["loss_floor"] == {
-        "train": train_floor, "validation": val_floor}
+    recorded = json.loads((result.run_dir / "run.json").read_text())["loss_floor"]
+    assert (recorded["train"], recorded["validation"]) == (train_floor, val_floor)
     assert observer.events[-1] == ("finished", "finished")
     assert [e for e in observer.events if e[0] == "epoch"] == [("epoch", k) for k in range(1, 5)]
     amplitude, phase = observer.previews[-1]
@@ -130,10 +130,13 @@ def test_resume_continues_without_gap_or_duplicate(tiny_scan, tmp_path):
 
 
 def test_time_limit_stops_cleanly(tiny_scan, tmp_path):
-    result = train(tiny_scan, tiny_config(**{"training.epochs": 1000}), time_limit_s=0.0,
+    result = train(tiny_scan, tiny_config(**{"training.epochs": 1000}), time_limit_s=1e-3,
                    run_dir=tmp_path / "run")
     assert result.status == "time_limit"
     assert result.history == []
+    # the override is recorded in the run's config, so a resumed run keeps its budget
+    assert result.config.training.time_limit_min == pytest.approx(1e-3 / 60)
+    assert result.run_folder.read_config().training.time_limit_min == pytest.approx(1e-3 / 60)
 
 
 def test_nan_loss_is_a_clear_error(tiny_scan, tmp_path, monkeypatch):

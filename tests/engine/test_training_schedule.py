@@ -1,5 +1,6 @@
 """The learning-rate decay over the training budget and the intensity-scale calibration."""
 
+import json
 import math
 import time
 from types import SimpleNamespace
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from ptycho_engine.api import TrainingObserver
 from ptycho_engine.core.config import to_dict
 from ptycho_engine.data.training_data import as_training_data
 from ptycho_engine.model.pinn import PtychoPINN
@@ -120,3 +122,64 @@ def test_training_starts_from_the_calibrated_scale_but_a_fixed_scale_stays(tiny_
                     run_dir=tmp_path / "trainable")
     # with a negligible learning rate the scale is still where the calibration put it
     assert trained.intensity_scale != pytest.approx(trained.data.intensity_scale, rel=1e-3)
+
+
+def fake_trainer(optimizer, current_epoch=0, max_epochs=10_000, batches=10):
+    return SimpleNamespace(optimizers=[optimizer], num_training_batches=batches,
+                           current_epoch=current_epoch, max_epochs=max_epochs,
+                           strategy=SimpleNamespace(broadcast=lambda value, src: value))
+
+
+def test_with_a_huge_epoch_cap_the_decay_starts_at_its_share_of_the_time_limit():
+    """The default budget: a 10,000-epoch cap that a small scan never reaches, so the time
+    limit alone times the decay; within an epoch it advances at the last epoch's pace."""
+    lr = 2e-3
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    trainer = fake_trainer(optimizer, current_epoch=40)
+    stop = StopControl(None, time_limit_s=100.0)
+    decay = BudgetDecay(stop, decay_fraction=0.3, min_learning_rate=1e-4)
+    for spent, expected_progress in ((69.0, 0.69), (75.0, 0.75)):
+        stop.started = time.monotonic() - spent
+        decay._last_start = None  # no previous epoch: no pace within the epoch yet
+        decay.on_train_epoch_start(trainer, None)
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(
+            lr * reference_factor(expected_progress, 0.3, 0.05), rel=1e-3)
+        decay.on_train_epoch_end(trainer, None)
+    assert reference_factor(0.69, 0.3, 0.05) == 1.0  # not yet: decay starts at 70 %
+    # an epoch of 10 s (10 % of the budget) that starts at 65 %: the decay begins within it
+    stop.started = time.monotonic() - 65.0
+    decay._last_start = time.monotonic() - 10.0
+    decay.on_train_epoch_start(trainer, None)
+    assert decay.epoch_time_fraction == pytest.approx(0.1, rel=1e-3)
+    assert optimizer.param_groups[0]["lr"] == lr
+    decay.on_train_batch_start(trainer, None, None, 9)  # 90 % through: 0.65 + 0.09
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(
+        lr * reference_factor(0.74, 0.3, 0.05), rel=1e-3)
+
+
+class BudgetRecorder(TrainingObserver):
+    def __init__(self):
+        self.start = None
+
+    def run_started(self, start):
+        self.start = start
+
+
+def test_the_time_limit_ends_a_run_long_before_a_huge_epoch_cap(tiny_scan, tmp_path):
+    lr = 1e-3
+    observer = BudgetRecorder()
+    config = tiny_config(**{"training.epochs": 10_000, "training.time_limit_min": 0.12,
+                            "training.learning_rate": lr, "training.lr_patience": 1000})
+    result = train(tiny_scan, config, observer=observer, run_dir=tmp_path / "run")
+    assert result.status == "time_limit"
+    assert 1 <= len(result.history) < 100
+    start = observer.start
+    assert (start.epochs, start.time_limit_s, start.epochs_done) == (10_000,
+                                                                     pytest.approx(7.2), 0)
+    info = json.loads((result.run_dir / "run.json").read_text())
+    assert info["status"] == "time_limit"
+    assert info["budget"] == {"time_limit_s": pytest.approx(7.2), "epoch_cap": 10_000}
+    assert info["convergence"] == result.convergence.to_dict()
+    assert result.history[0].lr == lr  # the full rate first ...
+    if len(result.history) >= 2:  # ... annealed by the end of the budget
+        assert result.history[-1].lr < lr
