@@ -70,9 +70,9 @@ def test_invalid_value_is_marked_and_train_is_disabled(qtbot, make_window,
     assert batch.palette().color(QPalette.ColorRole.Base) != INVALID_BACKGROUND
     assert window.session.training_allowed
     assert window.session.config.training.batch_size == 32
-    field(window, "data.gridsize").setValue(3)  # a cross-field problem, shown at the other field
+    field(window, "data.gridsize").setValue(4)  # a cross-field problem, shown at the other field
     neighbours = window.findChild(QLabel, "problem:data.neighbor_count")
-    assert "gridsize^2 = 9" in neighbours.text() and neighbours.isVisibleTo(window)
+    assert "gridsize^2 = 16" in neighbours.text() and neighbours.isVisibleTo(window)
     assert not window.session.training_allowed
 
 

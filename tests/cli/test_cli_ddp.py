@@ -16,7 +16,7 @@ def test_two_process_cpu_ddp_training(small_scan, tmp_path):
     rows = (run / "history.csv").read_text().strip().splitlines()
     assert rows[0].startswith("epoch,") and [int(r.split(",")[0]) for r in rows[1:]] == [1, 2]
     lr = float(rows[1].split(",")[3])
-    assert abs(lr - 1e-3 * 2**0.5) < 1e-9  # learning rate scaled by sqrt(processes)
+    assert abs(lr - 2e-3 * 2**0.5) < 1e-9  # learning rate scaled by sqrt(processes)
 
 
 def test_two_process_time_limit_stops_every_rank_at_the_same_batch(small_scan, tmp_path):

@@ -183,7 +183,8 @@ def test_own_patches_are_the_network_output_and_single_patch_models_fall_back(ob
     config = with_overrides(PtychoConfig(), {"data.N": 32, "data.gridsize": 2,
                                              "model.n_filters_scale": 1,
                                              "model.object_big": object_big,
-                                             "model.refine_steps": 0})
+                                             "model.refine_steps": 0,
+                                             "inference.refine_steps": -1})
     torch.manual_seed(1)
     module = PtychoPINN(to_dict(config), 10.0, canvas=48)
     rng = np.random.default_rng(4)

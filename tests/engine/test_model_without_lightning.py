@@ -26,7 +26,8 @@ from ptycho_engine.reconstruction.inference import reconstruct
 from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
 from ptycho_engine.trained.loading import load_model
 
-config = with_overrides(PtychoConfig(), {"data.N": 32, "model.n_filters_scale": 1,
+config = with_overrides(PtychoConfig(), {"data.N": 32, "data.gridsize": 1,
+                                         "model.n_filters_scale": 1,
                                          "inference.stitch_crop": 16})
 model = PtychoPINN(config, intensity_scale=10.0, canvas=32).eval()
 patches = model(torch.rand(2, 1, 32, 32))

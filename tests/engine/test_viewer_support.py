@@ -17,6 +17,7 @@ from ptycho_engine import (
     ScanMetadata,
     config_preset,
     config_presets,
+    field_infos,
     load_probe,
     mean_intensity,
     probe_properties,
@@ -166,10 +167,13 @@ def test_presets_are_valid_configs_and_only_touch_their_keys():
     for preset in config_presets():
         config = preset.apply(base)
         assert validate(config) == []
-        for key, value in preset.overrides:
+        touched = dict(preset.overrides)
+        for key, value in touched.items():
             section, name = key.split(".")
             assert getattr(getattr(config, section), name) == value
-        assert config.inference == base.inference  # not part of either preset
+        for info in field_infos():  # every other setting keeps its default
+            if info.key not in touched:
+                assert getattr(getattr(config, info.section), info.name) == info.default
     assert config_preset("quick look (CPU)").apply().training.device == "cpu"
     with pytest.raises(ConfigError, match="unknown preset"):
         config_preset("turbo")
