@@ -29,8 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     info.set_defaults(handler=run_info)
 
     onnx = commands.add_parser("export-onnx",
-                               help="export a bundle's network (diffraction -> object patches) "
-                                    "to ONNX")
+                               help="export a bundle's network (diffraction -> object patches, "
+                                    "its first guess before the physics refinement) to ONNX")
     onnx.add_argument("bundle", type=Path, metavar="MODEL",
                       help="model bundle (.ptyz) or training run folder")
     onnx.add_argument("--out", type=Path, required=True, help="ONNX file to write")

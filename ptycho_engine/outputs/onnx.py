@@ -8,7 +8,10 @@ below 0 in the border region, as in the PyTorch network). Its input
 ``PtychoPINN.forward`` takes: sqrt(counts) scaled so that the scan's mean
 over patterns of sum(X**2) is (N/2)**2; C = gridsize**2, K = C with object_big
 else 1. The intensity-scale step is inside the graph. The batch axis is dynamic.
-Stitching the patches at the scan positions stays with the caller.
+Stitching the patches at the scan positions stays with the caller, and so do the
+physics refinement steps (``model.refine_steps``, ``inference.refine_steps``), which
+need the probe and the measured amplitudes: the graph gives the network's first guess,
+which the engine's reconstruction then refines and phase-aligns (docs/method.md).
 """
 
 from __future__ import annotations
