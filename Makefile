@@ -4,7 +4,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed
 DEMO   := resources/demo/demo_scan.npz
 
-.PHONY: run test demo lint setup clean-venv
+.PHONY: run test demo lint setup clean-venv suite-setup suite
 
 setup: $(STAMP)
 
@@ -30,3 +30,18 @@ lint: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The quality suite (tests/benchmarks/quality.py --suite) with pty-chi beside it, in its own
+# venv: pty-chi needs torchvision, and PyPI's torchvision wheels need the CUDA build of torch
+# (2.14.1 and 0.29.1 are the releases that install together here; a GPU machine may drop the
+# pins). The quick subset takes about an hour on 2 cores; the table prints at the end.
+suite-setup: .venv-suite/.installed
+
+.venv-suite/.installed: pyproject.toml
+	python3 -m venv .venv-suite
+	.venv-suite/bin/python -m pip install --quiet --upgrade pip
+	.venv-suite/bin/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1 -e ".[iterative]"
+	@touch $@
+
+suite: .venv-suite/.installed
+	OMP_WAIT_POLICY=PASSIVE .venv-suite/bin/python tests/benchmarks/quality.py --suite --cases quick
