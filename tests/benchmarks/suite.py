@@ -103,10 +103,12 @@ def _truth_on_grid(truth: np.ndarray, where: tuple[float, float],
     return real + 1j * imag, inside
 
 
-def phase_slope(obj: np.ndarray, evaluation: Any, offset: tuple[float, float],
-                truth: np.ndarray, mask: np.ndarray) -> float | None:
-    """Least-squares slope of the reconstructed on the true phase over evaluate's compared
-    region, after its registration shift and ``align_phase`` (offset and ramp removed)."""
+def phase_error_map(obj: np.ndarray, evaluation: Any, offset: tuple[float, float],
+                    truth: np.ndarray, mask: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Reconstructed minus true phase (radians) on the reconstruction's pixels, the pixels
+    compared and the true phase, over evaluate's compared region after its registration
+    shift and ``align_phase`` (offset and ramp removed); None when too few pixels."""
     from scipy import ndimage
 
     from ptycho_engine.metrics import align_phase
@@ -123,9 +125,21 @@ def phase_slope(obj: np.ndarray, evaluation: Any, offset: tuple[float, float],
     if valid.sum() < 16:
         return None
     aligned = align_phase(obj.astype(np.complex128), sampled, valid)
-    true_phase = np.angle(sampled)[valid]
-    rec_phase = true_phase + np.angle(aligned[valid] * np.conj(sampled[valid]))
-    centred = true_phase - true_phase.mean()
+    error = np.where(valid, np.angle(aligned * np.conj(sampled)), 0.0)
+    return error, valid, np.angle(sampled)
+
+
+def phase_slope(obj: np.ndarray, evaluation: Any, offset: tuple[float, float],
+                truth: np.ndarray, mask: np.ndarray) -> float | None:
+    """Least-squares slope of the reconstructed on the true phase over evaluate's compared
+    region (see ``phase_error_map``)."""
+    mapped = phase_error_map(obj, evaluation, offset, truth, mask)
+    if mapped is None:
+        return None
+    error, valid, true_phase = mapped
+    true_values = true_phase[valid]
+    rec_phase = true_values + error[valid]
+    centred = true_values - true_values.mean()
     spread = float((centred**2).sum())
     if spread == 0:
         return None
@@ -301,10 +315,19 @@ def run_reference(method: str, case: Case, workdir: Path, iterations: int) -> di
                                             scan.positions, truth.shape, iterations)
     mask = cases_module.covered_mask(truth.shape, scan.positions, STITCH_CROP)
     metrics = score(obj, (0.0, 0.0), truth, mask)
+    save_reference(workdir / "runs" / case.slug / f"{method}-{iterations}it.npz", obj, mask)
     return {**metrics, "patterns": scan.n_patterns, "seconds": round(seconds, 1),
             "iterations": iterations,
             "batch_size": 1 if method == "epie" else suite_ptychi.LSQML_BATCH,
             "ptychi": suite_ptychi.version()}
+
+
+def save_reference(path: Path, obj: np.ndarray, mask: np.ndarray) -> None:
+    """The solver's object and compared pixels, kept for looking at (error maps, seams)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(temporary, object=obj, mask=mask)
+    os.replace(temporary, path)
 
 
 # --- the suite -----------------------------------------------------------------------------
