@@ -180,6 +180,11 @@ class InferenceConfig:
         True, "Align each group's constant phase offset (which the diffraction data cannot "
         "see) to its neighbours' before stitching, so overlapping groups add up instead of "
         "cancelling part of the phase contrast.")
+    scan_refine_steps: int = setting(
+        100, "Physics refinement steps over the whole stitched object with every position's "
+        "pattern, after stitching: couples each position with all its neighbours, as an "
+        "iterative solver does, from the network's object; 0 returns the stitch as it is. "
+        "A few FFTs per pattern and step.", low=0, high=10000)
     groups: str = setting(
         "covering", "Which groups are run: 'covering' runs only the fewest groups that cover "
         "every position and stitches their members' views; 'all' runs one group per scan "

@@ -20,6 +20,7 @@ from ..data.io import load_scan
 from ..data.scan import DiffractionStack, Scan
 from ..model.pinn import PtychoPINN
 from .phase_sync import AlignedStitcher
+from .scan_refine import refine_stitched
 from .stitching import StitchAccumulator, canvas_for
 
 
@@ -134,8 +135,9 @@ def reconstruct(model: PtychoPINN, scan: Scan | str | Path, *, batch_size: int |
     nearest neighbours), so the stitched object covers the whole scan. ``groups``
     ('all' or 'covering', see ``stitch_groups``) overrides the model's
     ``inference.groups``. Patterns are read chunk by chunk, so a lazily read HDF5
-    scan is never held in memory. ``load_model`` loads a model from a run folder,
-    a checkpoint or a bundle.
+    scan is never held in memory. The stitched object is then refined with every
+    pattern (``inference.scan_refine_steps``, ``scan_refine``). ``load_model`` loads
+    a model from a run folder, a checkpoint or a bundle.
     """
     if not isinstance(scan, Scan):
         scan = load_scan(scan)
@@ -148,9 +150,11 @@ def reconstruct(model: PtychoPINN, scan: Scan | str | Path, *, batch_size: int |
         raise PtychoError(f"groups={groups!r}; use one of {', '.join(INFERENCE_GROUPS)}")
     scan_groups = make_groups(scan.positions, config.data.gridsize, config.data.neighbor_count,
                               0, config.training.seed)
-    return stitch_groups(model, scan.diffraction, scan_groups, scan.positions,
-                         batch_size=batch_size or inference_batch_size(model),
-                         crop=crop or config.inference.stitch_crop,
-                         mode=groups or config.inference.groups,
-                         source=scan.metadata.source_file or scan.name,
-                         scale=amplitude_normalisation(scan.diffraction))
+    scale = amplitude_normalisation(scan.diffraction)
+    stitched = stitch_groups(model, scan.diffraction, scan_groups, scan.positions,
+                             batch_size=batch_size or inference_batch_size(model),
+                             crop=crop or config.inference.stitch_crop,
+                             mode=groups or config.inference.groups,
+                             source=scan.metadata.source_file or scan.name, scale=scale)
+    return refine_stitched(model, stitched, scan.diffraction, scan.positions,
+                           steps=config.inference.scan_refine_steps, scale=scale)
