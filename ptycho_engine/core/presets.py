@@ -32,12 +32,12 @@ def config_presets() -> tuple[ConfigPreset, ...]:
         ConfigPreset(
             "quick look (CPU)",
             "A first look at a scan in a few minutes on a CPU: the defaults (3 x 3 groups, "
-            "a narrow network with physics refinement) for 3 minutes, and 50 refinement steps "
-            "when reconstructing instead of 100.",
+            "a narrow network with physics refinement) for 3 minutes, and 50 group and 30 "
+            "scan-wide refinement steps when reconstructing instead of 100 and 100.",
             # a time budget, not an epoch count: 30 epochs took 7 minutes on the demo scan
             # and hours on a large one; the epoch cap stays the default's
             (("training.time_limit_min", 3.0), ("training.device", "cpu"),
-             ("inference.refine_steps", 50)),
+             ("inference.refine_steps", 50), ("inference.scan_refine_steps", 30)),
         ),
         ConfigPreset(
             "full quality (GPU)",
