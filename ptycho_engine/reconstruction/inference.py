@@ -98,6 +98,21 @@ def stitch_groups(module: PtychoPINN, diffraction: DiffractionStack, groups: Gro
     With ``inference.align_phase`` each group's phase offset is aligned to its
     neighbours' before averaging (``phase_sync``).
     """
+    return stitch_candidates(module, diffraction, groups, positions, batch_size=batch_size,
+                             crop=crop, device=device, source=source, scale=scale, mode=mode,
+                             refine_steps=refine_steps)[0]
+
+
+def stitch_candidates(module: PtychoPINN, diffraction: DiffractionStack, groups: Groups,
+                      positions: np.ndarray, *, batch_size: int, crop: int,
+                      device: torch.device | None = None, source: str = "",
+                      scale: float = 1.0, mode: str = "all",
+                      refine_steps: int | None = None, with_unaligned: bool = False
+                      ) -> list[Reconstruction]:
+    """``stitch_groups``'s stitch, and with ``with_unaligned`` (and phase alignment on)
+    also the plain average of the same patches: the phase alignment helps most scans
+    but on a large one it can leave a slow phase drift the plain average does not have
+    (``scan_refine`` keeps whichever explains the data better)."""
     device = device or _device_of(module)
     covering = mode == "covering"
     if covering:
@@ -113,10 +128,13 @@ def stitch_groups(module: PtychoPINN, diffraction: DiffractionStack, groups: Gro
             accumulator.add(objects, centres, group_ids)
         else:
             accumulator.add(objects, centres)
-    stitched = accumulator.result()
-    return Reconstruction(object=stitched.object, offset=stitched.offset, weight=stitched.weight,
-                          positions=np.asarray(positions, np.float64), source=source,
-                          info={"groups_run": int(groups.indices.shape[0])})
+    stitches = [accumulator.result()]
+    if align and with_unaligned:
+        stitches.append(accumulator.result(aligned=False))
+    return [Reconstruction(object=stitched.object, offset=stitched.offset,
+                           weight=stitched.weight, positions=np.asarray(positions, np.float64),
+                           source=source, info={"groups_run": int(groups.indices.shape[0])})
+            for stitched in stitches]
 
 
 def inference_batch_size(module: PtychoPINN) -> int:
@@ -136,7 +154,8 @@ def reconstruct(model: PtychoPINN, scan: Scan | str | Path, *, batch_size: int |
     ('all' or 'covering', see ``stitch_groups``) overrides the model's
     ``inference.groups``. Patterns are read chunk by chunk, so a lazily read HDF5
     scan is never held in memory. The stitched object is then refined with every
-    pattern (``inference.scan_refine_steps``, ``scan_refine``). ``load_model`` loads
+    pattern (``inference.scan_refine_steps``, ``scan_refine``), from the phase-aligned
+    and the plain stitch, keeping the one that fits the data better. ``load_model`` loads
     a model from a run folder, a checkpoint or a bundle.
     """
     if not isinstance(scan, Scan):
@@ -151,10 +170,12 @@ def reconstruct(model: PtychoPINN, scan: Scan | str | Path, *, batch_size: int |
     scan_groups = make_groups(scan.positions, config.data.gridsize, config.data.neighbor_count,
                               0, config.training.seed)
     scale = amplitude_normalisation(scan.diffraction)
-    stitched = stitch_groups(model, scan.diffraction, scan_groups, scan.positions,
-                             batch_size=batch_size or inference_batch_size(model),
-                             crop=crop or config.inference.stitch_crop,
-                             mode=groups or config.inference.groups,
-                             source=scan.metadata.source_file or scan.name, scale=scale)
-    return refine_stitched(model, stitched, scan.diffraction, scan.positions,
-                           steps=config.inference.scan_refine_steps, scale=scale)
+    steps = config.inference.scan_refine_steps
+    stitched = stitch_candidates(model, scan.diffraction, scan_groups, scan.positions,
+                                 batch_size=batch_size or inference_batch_size(model),
+                                 crop=crop or config.inference.stitch_crop,
+                                 mode=groups or config.inference.groups,
+                                 source=scan.metadata.source_file or scan.name, scale=scale,
+                                 with_unaligned=steps > 0)
+    return refine_stitched(model, stitched, scan.diffraction, scan.positions, steps=steps,
+                           scale=scale)

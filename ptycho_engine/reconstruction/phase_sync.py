@@ -114,8 +114,10 @@ class AlignedStitcher:
         # least on average, so consistent groups are left exactly as they were.
         return phases * _unit(torch.conj(phases.sum()))
 
-    def result(self, polish_rounds: int = ALIGN_POLISH_ROUNDS) -> Stitched:
-        """The stitched object after aligning the groups' phase offsets."""
+    def result(self, polish_rounds: int = ALIGN_POLISH_ROUNDS, *, aligned: bool = True
+               ) -> Stitched:
+        """The stitched object after aligning the groups' phase offsets (``aligned=False``:
+        the plain average, the other start ``scan_refine`` compares it with)."""
         height, width = self.shape
         weight = torch.zeros(height * width, dtype=torch.float32, device=self.device)
         if not self._windows:
@@ -125,6 +127,10 @@ class AlignedStitcher:
         _, groups = torch.unique(torch.cat(self._groups), return_inverse=True)
         weight.index_add_(0, index.reshape(-1), torch.ones(index.numel(), device=self.device))
         size = int(groups.max()) + 1
+        if not aligned:
+            stitched = self._stitch(windows, index, weight)
+            return Stitched(object=stitched.reshape(self.shape).cpu().numpy(),
+                            weight=weight.reshape(self.shape).cpu().numpy(), offset=self.offset)
         apply = self._operator(windows, index, groups, weight, size)
         rotation = self._leading_phases(apply, size)
         for _ in range(polish_rounds):

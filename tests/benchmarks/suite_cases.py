@@ -76,6 +76,14 @@ QUICK = ("photo-A/400/1e6/N64", "photo-A/400/1e4/N64", "dead_leaves/2025/1e6/N64
          "siemens/400/1e6/N64")
 """``--cases quick``: tune cases only, N = 64, a few minutes each."""
 
+README = ("photo-A/400/1e6/N64", "photo-A/400/1e4/N64", "photo-A/2025/1e6/N64",
+          "photo-B/400/1e6/N64", "photo-B/400/1e4/N64", "photo-C/2025/1e4/N64",
+          "photo-D/400/1e4/N64", "grf/400/1e6/N64", "lines/400/1e6/N64",
+          "goldballs/400/1e4/N64", "photo-B/400/1e6/N128",
+          "transfer:photo-A/2025/1e6/N64->photo-B/2025/1e6/N64")
+"""``--cases readme``: the README's table (tune and confirm, both sizes and doses, N 128,
+a transfer), about 2.5 hours on 2 cores."""
+
 
 @dataclass(frozen=True)
 class Case:
@@ -137,7 +145,8 @@ def case_by_name(name: str) -> Case:
 
 
 def select_cases(patterns: str | None) -> list[Case]:
-    """The cases matching a comma list of names or fnmatch patterns ('quick': QUICK;
+    """The cases matching a comma list of names or fnmatch patterns ('quick': QUICK,
+    'readme': README;
     'all' or None: every case), in suite order."""
     cases = all_cases()
     if not patterns or patterns == "all":
@@ -145,7 +154,7 @@ def select_cases(patterns: str | None) -> list[Case]:
     wanted: list[str] = []
     for item in (p.strip() for p in patterns.split(",")):
         if item:
-            wanted.extend(QUICK if item == "quick" else [item])
+            wanted.extend({"quick": QUICK, "readme": README}.get(item, (item,)))
     chosen = [case for case in cases
               if any(fnmatch.fnmatchcase(case.name, pattern) for pattern in wanted)]
     unmatched = [p for p in wanted

@@ -113,3 +113,17 @@ def test_uncovered_pixels_keep_their_values():
     result = refine_stitched(model, stitched, measured, positions, steps=3, scale=scale)
     np.testing.assert_array_equal(result.object[:5], stitched.object[:5])
     assert result.info["scan_refine_steps"] == 3
+
+
+def test_of_several_starts_the_one_that_fits_the_data_is_kept():
+    truth, positions, model, measured, scale = _setup(True, seed=4)
+    rng = np.random.default_rng(8)
+    smooth = ndimage.gaussian_filter(rng.standard_normal(truth.shape), 15.0)
+    drifted = truth * np.exp(2j * smooth / smooth.std())  # a slow phase drift of ~2 rad
+    good = _stitched(truth * np.exp(0.05j * rng.standard_normal(truth.shape)), (20, 20),
+                     (70, 70), positions)
+    bad = _stitched(drifted, (20, 20), (70, 70), positions)
+    for order in ([bad, good], [good, bad]):
+        result = refine_stitched(model, order, measured, positions, steps=40, scale=scale)
+        assert order[result.info["scan_refine_start"]] is good
+        assert _error(result, truth, slice(10, 60)) < 0.05

@@ -208,3 +208,21 @@ def test_cuda_matches_cpu() -> None:
     assert on_gpu.offset == on_cpu.offset
     np.testing.assert_allclose(on_gpu.object, on_cpu.object, rtol=0, atol=1e-5)
     np.testing.assert_allclose(on_gpu.weight, on_cpu.weight, rtol=0, atol=1e-5)
+
+
+def test_the_unaligned_result_of_the_aligned_stitcher_is_the_plain_average():
+    from ptycho_engine.reconstruction.phase_sync import AlignedStitcher
+
+    rng = np.random.default_rng(11)
+    centres = np.floor(rng.uniform(10, 40, (30, 2)) + 0.5)
+    patches = (rng.standard_normal((30, 16, 16))
+               + 1j * rng.standard_normal((30, 16, 16))).astype(np.complex64)
+    shape, offset = canvas_for(centres, 16, 8)
+    aligned = AlignedStitcher(shape, offset, 8)
+    plain = StitchAccumulator(shape, offset, 8)
+    aligned.add(torch.from_numpy(patches), centres, np.arange(30) // 3)
+    plain.add(torch.from_numpy(patches), centres)
+    expected = plain.result()
+    result = aligned.result(aligned=False)
+    np.testing.assert_allclose(result.object, expected.object, atol=1e-5)
+    np.testing.assert_array_equal(result.weight > 0, expected.weight > 0)
