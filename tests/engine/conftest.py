@@ -6,6 +6,11 @@ from ptycho_engine.core.config import PtychoConfig, with_overrides
 from ptycho_engine.simulation import SimulationSpec, simulate_from_spec
 
 
+def random_complex(rng, shape):
+    """Standard complex normal numbers (numpy, complex128)."""
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
 def tiny_config(**overrides) -> PtychoConfig:
     """N = 32, narrow network: a whole training run takes seconds on one CPU thread."""
     values = {"data.N": 32, "data.gridsize": 1, "data.n_groups": 0,

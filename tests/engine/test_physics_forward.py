@@ -17,6 +17,8 @@ from ptycho_engine.physics import (
     overlap_weight,
 )
 
+from .conftest import random_complex
+
 
 def _np_shifted(probe, shift):
     """The probe moved by shift [x, y] px: multiply its DFT by exp(-2πi (f_x s_x + f_y s_y))."""
@@ -48,10 +50,6 @@ def _np_forward(patches, offsets, probe, object_big, M, weight, mask):
     return np.abs(np.fft.fftshift(np.fft.fft2(waves, norm="ortho"), axes=(-2, -1)))
 
 
-def _random_complex(rng, shape):
-    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
-
-
 def _np_disc(N):
     c = np.arange(N) - N / 2 + 0.5
     return (np.hypot(c[:, None], c[None, :]) < N / 4).astype(float)
@@ -70,11 +68,11 @@ def test_forward_matches_numpy_reference(object_big, use_mask, fractional):
     rng = np.random.default_rng(0)
     B, C, N = 3, 4, 16
     K = C if object_big else 1
-    patches = _random_complex(rng, (B, K, N, N))
+    patches = random_complex(rng, (B, K, N, N))
     offsets = rng.uniform(-3, 3, size=(B, C, 2))
     if not fractional:
         offsets = np.round(offsets)
-    probe = _random_complex(rng, (N, N))
+    probe = random_complex(rng, (N, N))
     M = canvas_size(N, 3)
     weight = overlap_weight(N, 1e-3, dtype=torch.float64)
     mask = _np_disc(N) if use_mask else None
@@ -100,8 +98,8 @@ def test_forward_depends_on_the_sub_pixel_rest():
     rest moves the probe, not the object: shifting both by a whole pixel changes nothing."""
     rng = np.random.default_rng(6)
     N, M = 16, 24
-    canvas = torch.from_numpy(_random_complex(rng, (1, M, M)))
-    probe = torch.from_numpy(_random_complex(rng, (N, N)))
+    canvas = torch.from_numpy(random_complex(rng, (1, M, M)))
+    probe = torch.from_numpy(random_complex(rng, (N, N)))
 
     def amplitude(offsets):
         windows = group_windows(torch.tensor([offsets], dtype=torch.float64), N, M)
@@ -123,7 +121,7 @@ def test_flat_object_gives_the_probe_far_field_at_any_offset(offsets):
     Fourier space, so its far-field modulus is the unshifted probe's."""
     rng = np.random.default_rng(1)
     N = 16
-    probe = _random_complex(rng, (N, N))
+    probe = random_complex(rng, (N, N))
     offsets = torch.tensor([offsets], dtype=torch.float64).expand(2, -1, -1)
     M = canvas_size(N, float(offsets.abs().max()))
     windows = group_windows(offsets, N, M)
@@ -137,7 +135,7 @@ def test_flat_object_gives_the_probe_far_field_at_any_offset(offsets):
 def test_flat_object_at_gridsize_one_is_bit_for_bit_the_probe_far_field():
     rng = np.random.default_rng(1)
     N = 16
-    probe = torch.from_numpy(_random_complex(rng, (N, N)))
+    probe = torch.from_numpy(random_complex(rng, (N, N)))
     windows = group_windows(torch.zeros(2, 1, 2, dtype=torch.float64), N, N)
     amp = forward_amplitude(torch.ones(2, N, N, dtype=torch.complex128), windows,
                             member_probes(probe, windows))
@@ -147,8 +145,8 @@ def test_flat_object_at_gridsize_one_is_bit_for_bit_the_probe_far_field():
 def test_forward_obeys_parseval_with_shifted_probes():
     rng = np.random.default_rng(7)
     N, M = 16, 24
-    canvas = torch.from_numpy(_random_complex(rng, (2, M, M)))
-    probe = _random_complex(rng, (N, N))
+    canvas = torch.from_numpy(random_complex(rng, (2, M, M)))
+    probe = random_complex(rng, (N, N))
     offsets = rng.uniform(-3, 3, (2, 3, 2))
     windows = group_windows(torch.from_numpy(offsets), N, M)
     amp = forward_amplitude(canvas, windows, member_probes(torch.from_numpy(probe), windows))
@@ -165,7 +163,7 @@ def test_forward_obeys_parseval_with_shifted_probes():
 
 def test_far_field_obeys_parseval_and_matches_numpy():
     rng = np.random.default_rng(3)
-    wave = _random_complex(rng, (2, 3, 16, 16))
+    wave = random_complex(rng, (2, 3, 16, 16))
     amp = far_field_amplitude(torch.from_numpy(wave))
     np.testing.assert_allclose((amp.numpy() ** 2).sum(axis=(-2, -1)),
                                (np.abs(wave) ** 2).sum(axis=(-2, -1)), rtol=1e-12)
@@ -178,7 +176,7 @@ def test_far_field_obeys_parseval_and_matches_numpy():
 
 def test_far_field_runs_in_complex64_under_autocast():
     rng = np.random.default_rng(4)
-    wave = torch.from_numpy(_random_complex(rng, (4, 16, 16))).to(torch.complex64)
+    wave = torch.from_numpy(random_complex(rng, (4, 16, 16))).to(torch.complex64)
     plain = far_field_amplitude(wave)
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         cast = far_field_amplitude(wave)
@@ -197,7 +195,7 @@ def test_disc_mask_matches_numpy():
 
 def test_normalise_probe_matches_formula():
     rng = np.random.default_rng(5)
-    probe = _random_complex(rng, (16, 16))
+    probe = random_complex(rng, (16, 16))
     expected = probe / (4.0 * np.mean(np.abs(_np_disc(16) * probe)))
     out = normalise_probe(torch.from_numpy(probe), 4.0)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)

@@ -13,9 +13,7 @@ from ptycho_engine.physics import (
     overlap_weight,
 )
 
-
-def _random_complex(rng, shape):
-    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+from .conftest import random_complex
 
 
 def _np_window(M, N, offset):
@@ -59,7 +57,9 @@ def test_canvas_size_holds_every_window_up_to_the_offset():
         for offset in (0.0, 0.4, 0.5, 1.0, 2.5, 3.49, 3.5, 7.0):
             M = canvas_size(N, offset)
             corners = torch.tensor([[[offset, offset], [-offset, -offset], [offset, -offset]]])
-            group_windows(corners, N, M)  # raises when a window leaves the canvas
+            windows = group_windows(corners, N, M)  # raises when a window leaves the canvas
+            assert M >= N and (M - N) % 2 == 0
+            assert int(windows.index.max()) < M * M and int(windows.index.min()) >= 0
 
 
 def test_overlap_weight_is_one_on_the_central_half_window():
@@ -76,7 +76,7 @@ def test_merge_matches_numpy_reference(object_big, border):
     rng = np.random.default_rng(0)
     B, C, N = 3, 4, 8
     K = C if object_big else 1
-    patches = _random_complex(rng, (B, K, N, N))
+    patches = random_complex(rng, (B, K, N, N))
     offsets = rng.uniform(-3, 3, size=(B, C, 2))  # fractional: only whole parts place windows
     M = canvas_size(N, 3)
     weight = overlap_weight(N, border, dtype=torch.float64)
@@ -107,7 +107,7 @@ def test_one_patch_lands_exactly_at_canvas_centre_plus_whole_offset():
 
 def test_uncovered_canvas_is_exactly_zero():
     rng = np.random.default_rng(1)
-    patches = torch.from_numpy(_random_complex(rng, (1, 2, 8, 8)))
+    patches = torch.from_numpy(random_complex(rng, (1, 2, 8, 8)))
     offsets = torch.tensor([[[-1.5, 0.0], [1.4, 0.0]]], dtype=torch.float64)  # whole -1, +1
     windows = group_windows(offsets, 8, 24)
     for border in (0.0, 1e-3):
@@ -125,14 +125,14 @@ def _views_of_one_object(rng, offsets, N, garbage_border):
     Returns the true views and the patches handed to the merge, which carry large
     wrong values outside their central window when garbage_border is set.
     """
-    big = _random_complex(rng, (40, 40))
+    big = random_complex(rng, (40, 40))
     views, patches = [], []
     for offset in offsets:
         rows, cols = _np_window(40, N, offset)
         views.append(big[rows, cols])
         patch = views[-1].copy()
         if garbage_border:
-            noise = 50 * _random_complex(rng, (N, N))
+            noise = 50 * random_complex(rng, (N, N))
             ring = np.ones((N, N), bool)
             ring[N // 4:N // 4 + N // 2, N // 4:N // 4 + N // 2] = False
             patch[ring] += noise[ring]
@@ -174,7 +174,7 @@ def test_gather_after_merge_returns_each_patch_where_a_central_window_covers(bor
 def test_gridsize_one_canvas_is_the_patch_itself(border):
     """One member: no weighting and no 1e-6, so the border survives even with weight 0."""
     rng = np.random.default_rng(3)
-    patch = torch.from_numpy(_random_complex(rng, (3, 1, 8, 8))).to(torch.complex64)
+    patch = torch.from_numpy(random_complex(rng, (3, 1, 8, 8))).to(torch.complex64)
     offsets = torch.from_numpy(rng.uniform(-0.5, 0.5, (3, 1, 2))).float()  # sub-pixel rests
     for M in (8, 12):
         merged = merge_patches(patch, group_windows(offsets, 8, M), overlap_weight(8, border))

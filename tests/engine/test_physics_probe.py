@@ -6,12 +6,10 @@ import torch
 
 from ptycho_engine.physics import disc_mask, group_windows, member_probes, shift_probe
 
+from .conftest import random_complex
+
 N = 32
 NG = 48  # Gaussian tests: tails at the array edge and spectrum at Nyquist below 1e-9
-
-
-def _random_complex(rng, shape):
-    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
 
 
 def _gaussian(N, centre, sigma, tilt=0.0):
@@ -29,7 +27,7 @@ def _gaussian(N, centre, sigma, tilt=0.0):
 @pytest.mark.parametrize("shift", [(1, 0), (0, -2), (3, 5), (-4, 1)])
 def test_integer_shifts_equal_np_roll(shift):
     rng = np.random.default_rng(0)
-    probe = _random_complex(rng, (N, N))  # not smooth at all: the shift is exact for any probe
+    probe = random_complex(rng, (N, N))  # not smooth at all: the shift is exact for any probe
     out = shift_probe(torch.from_numpy(probe), torch.tensor([shift], dtype=torch.float64))
     assert out.shape == (1, N, N)
     expected = np.roll(probe, (shift[1], shift[0]), axis=(0, 1))  # +x moves columns right
@@ -62,7 +60,7 @@ def test_shifts_broadcast_over_leading_dimensions():
 
 
 def test_zero_shifts_return_the_probe_itself():
-    probe = torch.from_numpy(_random_complex(np.random.default_rng(2), (N, N)))
+    probe = torch.from_numpy(random_complex(np.random.default_rng(2), (N, N)))
     out = shift_probe(probe, torch.zeros(4, 3, 2, dtype=torch.float64))
     assert out.shape == (1, 1, N, N)
     assert out.data_ptr() == probe.data_ptr() and torch.equal(out[0, 0], probe)
@@ -78,7 +76,7 @@ def test_zero_shifts_return_the_probe_itself():
 
 def test_shifting_there_and_back_returns_the_probe():
     rng = np.random.default_rng(3)
-    probe = torch.from_numpy(_random_complex(rng, (N, N)))
+    probe = torch.from_numpy(random_complex(rng, (N, N)))
     shifts = torch.from_numpy(rng.uniform(-0.5, 0.5, (6, 2)))
     there = shift_probe(probe, shifts)
     for k in range(6):
@@ -94,7 +92,7 @@ def test_shifting_there_and_back_returns_the_probe():
 def test_a_shift_keeps_the_probe_energy_and_its_far_field_modulus():
     """A shift is a pure phase ramp in Fourier space: |F P| and Σ|P|² are unchanged."""
     rng = np.random.default_rng(4)
-    probe = torch.from_numpy(_random_complex(rng, (N, N)))
+    probe = torch.from_numpy(random_complex(rng, (N, N)))
     out = shift_probe(probe, torch.from_numpy(rng.uniform(-0.5, 0.5, (3, 2))))
     np.testing.assert_allclose(np.abs(np.fft.fft2(out.numpy())),
                                np.abs(np.fft.fft2(probe.numpy()))[None].repeat(3, 0),

@@ -12,9 +12,7 @@ from ptycho_engine.physics import (
     split_offsets,
 )
 
-
-def _random_complex(rng, shape):
-    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+from .conftest import random_complex
 
 
 def _np_slices(canvas, offsets, N):
@@ -84,7 +82,7 @@ def test_gather_equals_numpy_slicing():
     B, C, N = 3, 4, 8
     offsets = rng.uniform(-3.5, 3.5, (B, C, 2))
     M = canvas_size(N, 4)
-    canvases = _random_complex(rng, (B, M, M))
+    canvases = random_complex(rng, (B, M, M))
     windows = group_windows(torch.from_numpy(offsets), N, M)
     views = gather_views(torch.from_numpy(canvases), windows)
     assert views.shape == (B, C, N, N) and views.dtype == torch.complex128
@@ -98,7 +96,7 @@ def test_scatter_sum_equals_numpy_accumulation():
     offsets = np.round(rng.uniform(-3, 3, (B, C, 2)))  # some members share a window
     offsets[0, 1] = offsets[0, 0]
     M = canvas_size(N, 3)
-    patches = _random_complex(rng, (B, C, N, N))
+    patches = random_complex(rng, (B, C, N, N))
     canvas = scatter_sum(torch.from_numpy(patches), group_windows(torch.from_numpy(offsets), N, M))
     for b in range(B):
         expected = np.zeros((M, M), complex)
@@ -125,8 +123,8 @@ def test_gather_and_scatter_are_adjoint():
     offsets = torch.from_numpy(rng.uniform(-4, 4, (B, C, 2)))
     M = canvas_size(N, 4)
     windows = group_windows(offsets, N, M)
-    x = torch.from_numpy(_random_complex(rng, (B, M, M)))
-    y = torch.from_numpy(_random_complex(rng, (B, C, N, N)))
+    x = torch.from_numpy(random_complex(rng, (B, M, M)))
+    y = torch.from_numpy(random_complex(rng, (B, C, N, N)))
     left = torch.vdot(gather_views(x, windows).flatten(), y.flatten())
     right = torch.vdot(x.flatten(), scatter_sum(y, windows).flatten())
     assert abs(left) > 1  # not trivially zero
