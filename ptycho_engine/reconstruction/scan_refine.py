@@ -21,7 +21,7 @@ stitched object's mean; the result keeps the stitched canvas, offset and weight.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -32,10 +32,13 @@ from ..model.pinn import PtychoPINN
 from ..physics.forward import member_probes
 from ..physics.propagate import autocast_disabled
 from ..physics.refine import REFINE_REGULARISATION, projection_update
-from ..physics.windows import gather_views, group_windows, scatter_sum
+from ..physics.windows import GroupWindows, gather_views, group_windows, scatter_sum
 
 SCAN_REFINE_MOMENTUM = 0.5
 """Heavy-ball factor of the scan-wide steps (measured stable with unit steps)."""
+KEEP_WINDOWS_LIMIT = 1 << 24
+"""Window pixels (positions × N²) up to which every chunk's window index and probes are
+kept between steps (about 200 MB); larger scans rebuild them chunk by chunk."""
 SCAN_REFINE_TRIAL_STEPS = 30
 """Steps every candidate start gets before the best fit goes on alone: after 30 steps the
 misfit already ranked the starts as after 100 on the suite's scans (photo-A/2025 own and
@@ -52,22 +55,28 @@ def _scan_canvas(positions: np.ndarray, N: int) -> tuple[int, tuple[int, int]]:
     return side, (int(low[1]), int(low[0]))
 
 
+def _frame_overlap(stitched: Reconstruction, side: int, frame: tuple[int, int]
+                   ) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """(scan-canvas slices, stitched-object slices) of the part the two share."""
+    r0 = int(stitched.offset[0]) - frame[0]
+    c0 = int(stitched.offset[1]) - frame[1]
+    h, w = stitched.object.shape
+    rows = slice(max(r0, 0), min(r0 + h, side))
+    cols = slice(max(c0, 0), min(c0 + w, side))
+    return (rows, cols), (slice(rows.start - r0, rows.stop - r0),
+                          slice(cols.start - c0, cols.stop - c0))
+
+
 def _initial_canvas(stitched: Reconstruction, side: int, frame: tuple[int, int]
                     ) -> np.ndarray:
     """The stitched object on the scan canvas; uncovered pixels take its mean value."""
     covered = stitched.weight > 0
     values = np.asarray(stitched.object, np.complex64)
-    mean = values[covered].mean() if covered.any() else np.complex64(1.0)
-    fill = np.abs(values[covered]).mean() * np.exp(1j * np.angle(mean)) if covered.any() else 1
+    fill = (np.abs(values[covered]).mean() * np.exp(1j * np.angle(values[covered].mean()))
+            if covered.any() else 1.0)
     canvas = np.full((side, side), fill, np.complex64)
-    r0 = int(stitched.offset[0]) - frame[0]
-    c0 = int(stitched.offset[1]) - frame[1]
-    h, w = values.shape
-    rows = slice(max(r0, 0), min(r0 + h, side))
-    cols = slice(max(c0, 0), min(c0 + w, side))
-    inner = (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
-    region = canvas[rows, cols]
-    canvas[rows, cols] = np.where(covered[inner], values[inner], region)
+    on_canvas, inner = _frame_overlap(stitched, side, frame)
+    canvas[on_canvas] = np.where(covered[inner], values[inner], canvas[on_canvas])
     return canvas
 
 
@@ -82,29 +91,43 @@ class ScanProblem:
         N = module.N
         self.side, self.frame = _scan_canvas(positions, N)
         centre = np.array([self.frame[1] + self.side / 2, self.frame[0] + self.side / 2])
-        offsets = torch.from_numpy((np.asarray(positions, np.float64) - centre)
-                                   .astype(np.float32)).to(self.device)
-        mask = module.exit_mask if module.config.model.probe_mask else None
+        self.offsets = torch.from_numpy((np.asarray(positions, np.float64) - centre)
+                                        .astype(np.float32)).to(self.device)
+        self.N = N
+        self.mask = module.exit_mask if module.config.model.probe_mask else None
+        self.probe = module.probe.detach()
         self.diffraction = diffraction
         self.amplitude_scale = (scale * module.input_scale
                                 / float(torch.exp(module.log_scale.detach())))
         self.starts = range(0, len(positions), chunk)
         self.chunk = chunk
-        with torch.inference_mode():
-            self.windows = [group_windows(offsets[None, s:s + chunk], N, self.side)
-                            for s in self.starts]
-            self.probes = [member_probes(module.probe.detach(), w, mask).to(torch.complex64)
-                           for w in self.windows]
-            normaliser = sum(scatter_sum(p.real.square() + p.imag.square(), w)
-                             for p, w in zip(self.probes, self.windows, strict=True))
-            self.normaliser = normaliser + REFINE_REGULARISATION * normaliser.amax()
+        # windows and probes are kept when small, rebuilt chunk by chunk otherwise
+        self._kept = ([self._build(s) for s in self.starts]
+                      if len(positions) * N * N <= KEEP_WINDOWS_LIMIT else None)
+        normaliser = torch.zeros(1, self.side, self.side, device=self.device)
+        for windows, probes in self._chunks():
+            normaliser += scatter_sum(probes.real.square() + probes.imag.square(), windows)
+        self.normaliser = normaliser + REFINE_REGULARISATION * normaliser.amax()
 
-    def _targets(self):
+    def _build(self, start: int) -> tuple[GroupWindows, torch.Tensor]:
+        with torch.inference_mode():
+            windows = group_windows(self.offsets[None, start:start + self.chunk], self.N,
+                                    self.side)
+            return windows, member_probes(self.probe, windows, self.mask).to(torch.complex64)
+
+    def _chunks(self) -> Iterator[tuple[GroupWindows, torch.Tensor]]:
+        if self._kept is not None:
+            yield from self._kept
+        else:
+            for start in self.starts:
+                yield self._build(start)
+
+    def _targets(self) -> Iterator[tuple[GroupWindows, torch.Tensor, torch.Tensor]]:
         """(chunk windows, probes, measured amplitudes with zero frequency at pixel 0)."""
-        for s, w, p in zip(self.starts, self.windows, self.probes, strict=True):
-            measured = np.asarray(self.diffraction[s:s + self.chunk], np.float32)
+        for start, (windows, probes) in zip(self.starts, self._chunks(), strict=True):
+            measured = np.asarray(self.diffraction[start:start + self.chunk], np.float32)
             target = torch.from_numpy(measured).to(self.device)[None] * self.amplitude_scale
-            yield w, p, torch.fft.ifftshift(target, dim=(-2, -1))
+            yield windows, probes, torch.fft.ifftshift(target, dim=(-2, -1))
 
     def canvas(self, stitched: Reconstruction) -> torch.Tensor:
         """The stitched object on the scan canvas, (1, M, M)."""
@@ -138,15 +161,9 @@ class ScanProblem:
                           info: dict) -> Reconstruction:
         """The refined canvas back on ``stitched``'s frame; uncovered pixels unchanged."""
         refined = canvas[0].cpu().numpy()
-        r0 = int(stitched.offset[0]) - self.frame[0]
-        c0 = int(stitched.offset[1]) - self.frame[1]
-        h, w = stitched.object.shape
         out = np.array(stitched.object, np.complex64, copy=True)
-        rows = slice(max(r0, 0), min(r0 + h, self.side))
-        cols = slice(max(c0, 0), min(c0 + w, self.side))
-        inner = (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
-        covered = stitched.weight[inner] > 0
-        out[inner] = np.where(covered, refined[rows, cols], out[inner])
+        on_canvas, inner = _frame_overlap(stitched, self.side, self.frame)
+        out[inner] = np.where(stitched.weight[inner] > 0, refined[on_canvas], out[inner])
         return Reconstruction(object=out, offset=stitched.offset, weight=stitched.weight,
                               positions=stitched.positions, source=stitched.source,
                               info={**stitched.info, **info})
@@ -182,4 +199,5 @@ def refine_stitched(module: PtychoPINN, stitched: Reconstruction | Sequence[Reco
         "scan_refine_start": number})
 
 
-__all__ = ["SCAN_REFINE_MOMENTUM", "SCAN_REFINE_TRIAL_STEPS", "ScanProblem", "refine_stitched"]
+__all__ = ["KEEP_WINDOWS_LIMIT", "SCAN_REFINE_MOMENTUM", "SCAN_REFINE_TRIAL_STEPS", "ScanProblem",
+           "refine_stitched"]

@@ -9,6 +9,7 @@ from scipy import ndimage
 from ptycho_engine.api import Reconstruction
 from ptycho_engine.core.config import to_dict
 from ptycho_engine.model.pinn import PtychoPINN
+from ptycho_engine.reconstruction import scan_refine
 from ptycho_engine.reconstruction.scan_refine import refine_stitched
 from ptycho_engine.simulation import defocused_probe, gaussian_random_field
 
@@ -93,7 +94,7 @@ def test_a_perturbed_object_moves_towards_the_truth(fractional):
     assert after < before / 5, (before, after)
 
 
-def test_chunks_do_not_change_the_result_and_zero_steps_change_nothing():
+def test_chunks_do_not_change_the_result_and_zero_steps_change_nothing(monkeypatch):
     truth, positions, model, measured, scale = _setup(True, seed=2)
     stitched = _stitched(truth * np.exp(0.2j), (20, 20), (70, 70), positions)
     stitched.object[::7, ::5] *= 0.7
@@ -101,6 +102,10 @@ def test_chunks_do_not_change_the_result_and_zero_steps_change_nothing():
     chunked = refine_stitched(model, stitched, measured, positions, steps=6, scale=scale,
                               chunk=17)
     np.testing.assert_allclose(chunked.object, whole.object, atol=1e-5)
+    monkeypatch.setattr(scan_refine, "KEEP_WINDOWS_LIMIT", 0)  # a large scan: rebuilt
+    rebuilt = refine_stitched(model, stitched, measured, positions, steps=6, scale=scale,
+                              chunk=17)
+    np.testing.assert_allclose(rebuilt.object, whole.object, atol=1e-5)
     assert refine_stitched(model, stitched, measured, positions, steps=0,
                            scale=scale) is stitched
 
