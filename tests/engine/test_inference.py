@@ -213,3 +213,29 @@ def test_own_patches_are_the_network_output_and_single_patch_models_fall_back(ob
     # with refinement steps the member views of the refined canvas are stitched, always
     torch.testing.assert_close(patches(merged=False, refine_steps=2), refined.reshape(-1, 32, 32))
     assert not torch.allclose(refined, views)
+
+
+def test_alignment_survives_a_lanczos_breakdown(monkeypatch):
+    """ARPACK can fail to build its factorization from the all-ones start (seen on the
+    real gold-balls scan); a random start then gives the alignment."""
+    from scipy.sparse.linalg import ArpackError
+
+    from ptycho_engine.reconstruction import phase_sync
+
+    real_eigsh = phase_sync.eigsh
+    starts = []
+
+    def breaks_from_no_turn(*args, v0, **kwargs):
+        starts.append(v0)
+        if np.allclose(v0, 1):
+            raise ArpackError(-9999)
+        return real_eigsh(*args, v0=v0, **kwargs)
+
+    monkeypatch.setattr(phase_sync, "eigsh", breaks_from_no_turn)
+    truth, positions, diffraction = _scan(True)
+    groups = make_groups(positions, 2, 6, 0, seed=1)
+    model = PhaseOffsetModel(truth, positions, refine_steps=2, align_phase=True)
+    recon = stitch_groups(model, diffraction, groups, positions, batch_size=16, crop=8,
+                          mode="covering")
+    assert len(starts) == 2  # the breakdown, then a random start
+    assert _error_up_to_one_phase(recon.object, recon.weight, recon.offset, truth)[1] < 1e-3

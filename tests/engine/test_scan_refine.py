@@ -13,7 +13,7 @@ from ptycho_engine.reconstruction import scan_refine
 from ptycho_engine.reconstruction.scan_refine import refine_stitched
 from ptycho_engine.simulation import defocused_probe, gaussian_random_field
 
-from .conftest import tiny_config
+from .conftest import random_complex, tiny_config
 
 N = 32
 
@@ -132,3 +132,16 @@ def test_of_several_starts_the_one_that_fits_the_data_is_kept():
         result = refine_stitched(model, order, measured, positions, steps=40, scale=scale)
         assert order[result.info["scan_refine_start"]] is good
         assert _error(result, truth, slice(10, 60)) < 0.05
+
+
+def test_a_flat_start_wins_over_a_stitch_that_is_noise():
+    truth, positions, model, measured, scale = _setup(False, seed=6)
+    rng = np.random.default_rng(9)
+    noise = _stitched(random_complex(rng, truth.shape), (20, 20), (70, 70), positions)
+    inner = slice(10, 60)
+    result = refine_stitched(model, noise, measured, positions, steps=60, scale=scale)
+    assert result.info["scan_refine_start"] is None  # the flat object
+    kept = refine_stitched(model, noise, measured, positions, steps=60, scale=scale,
+                           flat_start=False)
+    assert kept.info["scan_refine_start"] == 0
+    assert _error(result, truth, inner) < 0.5 * _error(kept, truth, inner)
