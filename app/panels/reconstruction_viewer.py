@@ -363,10 +363,13 @@ class ReconstructionViewer(QWidget):
         self.profile.set_sources(sources)
         self.metrics.show_metrics(shown.metrics, shown.metrics_note)
         height, width = recon.object.shape
-        self.info_label.setText(
-            f"{shown.scan_name}: {height} × {width} px object from {len(recon.positions):,} "
-            f"positions, offset (row, col) = ({recon.offset[0]:g}, {recon.offset[1]:g}); "
-            f"model {shown.model.label}")
+        text = (f"{shown.scan_name}: {height} × {width} px object from "
+                f"{len(recon.positions):,} positions, offset (row, col) = "
+                f"({recon.offset[0]:g}, {recon.offset[1]:g}); model {shown.model.label}")
+        if "scan_refine_start" in recon.info and recon.info["scan_refine_start"] is None:
+            text += (". The model's prediction was not used: it explained this scan worse "
+                     "than a flat object, so this is the physics refinement's result alone")
+        self.info_label.setText(text)
 
     @Slot(bool)
     def _on_profile_toggled(self, on: bool) -> None:

@@ -274,3 +274,24 @@ def test_the_banner_follows_the_verdict_of_the_model_on_show(qtbot, make_window,
     assert not banner.isVisibleTo(window)
     window.session.set_reconstruction(None)
     assert not banner.isVisibleTo(window)
+
+
+def test_the_info_line_says_when_the_models_prediction_was_not_used(qtbot, make_window,
+                                                                   sim_scan_file: Path):
+    from app.session import ModelEntry, ReconstructionEntry
+    from ptycho_engine import Reconstruction
+
+    window = make_window([sim_scan_file])
+    wait_for_scans(qtbot, window, 1)
+    entry = window.session.current_scan()
+    model = ModelEntry(kind="run", label="run-1", source=Path("run-1"), N=32)
+    rng = np.random.default_rng(1)
+    obj = (rng.random((40, 40)) * np.exp(1j * rng.random((40, 40)))).astype(np.complex64)
+    for start, expected in ((0, False), (None, True)):
+        recon = Reconstruction(obj, (0.0, 0.0), np.ones((40, 40), np.float32),
+                               rng.random((96, 2)) * 30 + 5,
+                               info={"scan_refine_start": start})
+        window.session.set_reconstruction(ReconstructionEntry(recon, entry.key, entry.name,
+                                                              model))
+        label = window.findChild(QLabel, "reconstructionInfo").text()
+        assert ("prediction was not used" in label) is expected, label
