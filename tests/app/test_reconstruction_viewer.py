@@ -83,7 +83,9 @@ def test_bundle_in_the_app_gives_the_cli_array_and_metrics(qtbot, make_window, d
     cli = load_reconstruction(out)
     app_object = shown.reconstruction.object
     assert app_object.shape == cli.object.shape
-    assert np.allclose(app_object, cli.object, atol=1e-5)
+    # the same call; 130 scan-wide steps sum in another thread order in each process
+    # (measured: 5e-5 at amplitude 0.76)
+    assert np.allclose(app_object, cli.object, atol=2e-4)
     assert shown.reconstruction.offset == cli.offset
 
     # ground truth below, metrics from the engine (same call as `ptycho-engine evaluate`)

@@ -79,7 +79,8 @@ def test_batch_reconstruct_skips_a_bad_scan(bundle, run_dir, small_scan, tmp_pat
 
     product = read_product(out / "small.h5")
     expected = reconstruct(load_model(run_dir, "cpu"), small_scan)  # best.ckpt, as exported
-    assert np.allclose(product.reconstruction.object, expected.object, atol=1e-6)
+    # the same call in another process: the scan-wide steps may sum in another thread order
+    assert np.allclose(product.reconstruction.object, expected.object, atol=2e-4)
     history = read_history(run_dir / "history.csv")
     assert np.array_equal(product.loss_values, [r.train_loss for r in history])
     assert np.array_equal(product.loss_epochs, [1, 2])
@@ -144,7 +145,8 @@ def test_reconstruct_spread_over_two_processes_matches_one(bundle, small_scan, t
         assert f"[{number}/4]" in two.stdout
         with np.load(tmp_path / "one" / f"{name}.npz") as a, \
                 np.load(tmp_path / "two" / f"{name}.npz") as b:
-            np.testing.assert_allclose(b["object"], a["object"], rtol=1e-5, atol=1e-6)
+            # one or two threads per process: the scan-wide steps sum in another order
+            np.testing.assert_allclose(b["object"], a["object"], rtol=1e-4, atol=2e-4)
     refused = run_cli("reconstruct", "--model", bundle, "--scan", scans, "--out",
                       tmp_path / "three", "--device", "cuda:1", "--devices", "2")
     assert refused.returncode == 2 and "--device cuda" in refused.stderr
