@@ -47,8 +47,17 @@ def test_train_reconstruct_evaluate(small_scan, tmp_path):
     assert every.returncode == 0, every.stderr
     with np.load(every_path, allow_pickle=False) as every, \
             np.load(recon_path, allow_pickle=False) as fewer:
-        assert every["object"].shape == fewer["object"].shape  # same frame, other patches
-        assert not np.allclose(every["object"], fewer["object"])
+        assert every["object"].shape == fewer["object"].shape  # same frame
+    # other patches: compared on the stitches alone, since the scan-wide steps may start
+    # both from the same flat object for a 2-epoch model
+    from ptycho_engine import load_model, reconstruct
+    from ptycho_engine.core.config import with_overrides
+
+    model = load_model(run, "cpu")
+    model.config = with_overrides(model.config, {"inference.scan_refine_steps": 0})
+    stitches = [reconstruct(model, small_scan, groups=groups).object
+                for groups in ("all", "covering")]
+    assert not np.allclose(*stitches)
 
     scores = run_cli("evaluate", recon_path, "--truth", small_scan, "--json")
     assert scores.returncode == 0, scores.stderr
