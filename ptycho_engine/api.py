@@ -135,6 +135,12 @@ class Reconstruction:
         return np.angle(self.object).astype(np.float32)
 
     @property
+    def prediction_unused(self) -> bool:
+        """True when the scan-wide refinement started from a flat object because the
+        model's prediction explained the scan worse (``reconstruction.scan_refine``)."""
+        return "scan_refine_start" in self.info and self.info["scan_refine_start"] is None
+
+    @property
     def positions_in_object_frame(self) -> np.ndarray:
         """(n, 2) [x, y] positions in the pixel frame of ``object``."""
         return self.positions - np.array([self.offset[1], self.offset[0]])

@@ -366,7 +366,7 @@ class ReconstructionViewer(QWidget):
         text = (f"{shown.scan_name}: {height} × {width} px object from "
                 f"{len(recon.positions):,} positions, offset (row, col) = "
                 f"({recon.offset[0]:g}, {recon.offset[1]:g}); model {shown.model.label}")
-        if "scan_refine_start" in recon.info and recon.info["scan_refine_start"] is None:
+        if recon.prediction_unused:
             text += (". The model's prediction was not used: it explained this scan worse "
                      "than a flat object, so this is the physics refinement's result alone")
         self.info_label.setText(text)

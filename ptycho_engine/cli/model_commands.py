@@ -318,7 +318,7 @@ def reconstruct_jobs(model: Path | tuple[Any, list[Any]], jobs: list[tuple[int, 
         print(f"{prefix}: wrote {', '.join(str(p) for p in written)}: {height}x{width} object "
               f"from {len(recon.positions)} patterns in {time.perf_counter() - started:.1f} s, "
               f"offset (row, col) = ({recon.offset[0]:g}, {recon.offset[1]:g})", flush=True)
-        if "scan_refine_start" in recon.info and recon.info["scan_refine_start"] is None:
+        if recon.prediction_unused:
             print(f"{prefix}: note: the model's prediction was not used: it explained this "
                   "scan worse than a flat object, so the result is the physics refinement's "
                   "alone (inference.scan_refine_steps)", flush=True)

@@ -1,4 +1,4 @@
-"""The engine's version, as installed (or a source-tree placeholder).
+"""The engine's version, as installed (``0.0.0+source`` when run from an uninstalled tree).
 
 Kept here, not in ``ptycho_engine/__init__``, so the modules that write it into
 files (bundles, ``--version``, the About box) never import the package root.

@@ -145,3 +145,4 @@ def test_a_flat_start_wins_over_a_stitch_that_is_noise():
                            flat_start=False)
     assert kept.info["scan_refine_start"] == 0
     assert _error(result, truth, inner) < 0.5 * _error(kept, truth, inner)
+    assert result.prediction_unused and not kept.prediction_unused
